@@ -1,0 +1,67 @@
+# acd -- two commands on a fresh machine:  make demo   |   make test
+# Everything else (venv, package, redis-server) is set up on demand.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: all test test-plain test-gevent demo bench redis-server venv clean
+
+all: test
+
+venv: $(STAMP)
+
+# Create the virtualenv (installing Debian's python3-venv first when it is missing and we are root),
+# then install acd with its test extras.
+$(STAMP): setup.cfg pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
+	  { echo "acd needs Python >= 3.10 ($(PYTHON) is older)"; exit 1; }
+	@if [ ! -x $(PY) ]; then \
+	  $(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	    rm -rf $(VENV); \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	      echo ">> installing python3-venv with apt-get"; \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv >/dev/null || \
+	        { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv >/dev/null; }; \
+	      $(PYTHON) -m venv $(VENV); \
+	    else \
+	      echo "error: '$(PYTHON) -m venv' failed; install python3-venv (sudo apt-get install python3-venv)"; exit 1; \
+	    fi; }; \
+	fi
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+# The tests start their own private redis-server; this only makes sure the binary exists.
+redis-server:
+	@command -v redis-server >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo ">> installing redis-server with apt-get"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >/dev/null; }; \
+	    command -v redis-server >/dev/null || { echo "error: could not install redis-server"; exit 1; }; \
+	  else \
+	    echo "error: redis-server is not installed and we are not root: run 'sudo apt-get install redis-server'"; \
+	    exit 1; \
+	  fi; }
+
+# The suite runs twice: as is, and under gevent monkey-patching (as the daemon runs).
+test: test-plain test-gevent
+
+test-plain: venv redis-server
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-gevent: venv redis-server
+	ACD_TEST_GEVENT=1 $(PY) tests/run_patched.py $(PYTEST_ARGS)
+
+demo: venv
+	@echo "acd demo comes with the ACD core (issue: 'ACD core'); for now try the simulator:"
+	@echo "  $(VENV)/bin/acd sim --listen 127.0.0.1:8021"
+
+bench: venv
+	$(PY) bench/bench_parser.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

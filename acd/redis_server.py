@@ -1,0 +1,97 @@
+"""Start and stop a private ``redis-server`` (tests, ``acd demo``, ``acd bench``).
+
+It binds 127.0.0.1 on a free port, keeps its files in a fresh temporary directory,
+persists nothing, and is stopped (and its directory removed) by ``stop()``. It never
+touches a Redis it did not start.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+
+class RedisStartError(RuntimeError):
+    """redis-server is missing or did not come up."""
+
+
+def free_port(host="127.0.0.1"):
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    def __init__(self, binary=None, host="127.0.0.1"):
+        self.binary = binary or os.environ.get("ACD_REDIS_SERVER") or shutil.which("redis-server")
+        self.host = host
+        self.port = None
+        self.dir = None
+        self.proc = None
+
+    @property
+    def url(self):
+        return f"redis://{self.host}:{self.port}/0"
+
+    def start(self, timeout=10.0):
+        if not self.binary or not os.path.exists(self.binary):
+            raise RedisStartError(
+                "redis-server not found (install it: apt-get install redis-server, "
+                "or set ACD_REDIS_SERVER to its path); `make test` installs it when run as root")
+        self.dir = tempfile.mkdtemp(prefix="acd-redis-")
+        self.port = free_port(self.host)
+        args = [self.binary, "--bind", self.host, "--port", str(self.port), "--dir", self.dir,
+                "--save", "", "--appendonly", "no", "--daemonize", "no",
+                "--protected-mode", "yes", "--logfile", os.path.join(self.dir, "redis.log")]
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode(errors="replace")
+                log = self._log_tail()
+                self.stop()
+                raise RedisStartError(f"redis-server exited with {self.proc.returncode}: {err}{log}")
+            if self._ping():
+                return self
+            time.sleep(0.02)
+        self.stop()
+        raise RedisStartError(f"redis-server did not answer PING on {self.host}:{self.port} "
+                              f"within {timeout} s")
+
+    def _ping(self):
+        try:
+            with socket.create_connection((self.host, self.port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def _log_tail(self):
+        try:
+            with open(os.path.join(self.dir, "redis.log"), errors="replace") as f:
+                return f.read()[-2000:]
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc and self.proc.stderr:
+            self.proc.stderr.close()
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

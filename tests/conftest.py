@@ -1,0 +1,84 @@
+"""Shared fixtures: a private redis-server per test session, and the simulator as a process.
+
+Nothing here mocks anything: Redis is a real redis-server on a free port in a temp dir, the
+simulator is ``acd sim`` listening on port 0 and spoken to over TCP.
+"""
+
+import os
+import pathlib
+
+import pytest
+import redis
+import yaml
+
+from acd.redis_server import RedisServer
+from acd.sim.process import SimProcess
+
+DATA = pathlib.Path(__file__).parent / "data"
+
+#: The simulator world most tests use: the agents' phones of the real captures
+#: (tests/data/README.md) and the captures' dialplan.
+SIM_CONFIG = {
+    "password": "ClueCon",
+    "heartbeat": 20,
+    "users": {
+        "1001": {"answer-after": 1.0},
+        "1002": {"answer-after": "never"},
+        "1003": {"respond": "USER_BUSY"},
+        "1004": {"registered": False},
+        "1005": {"respond": "CALL_REJECTED", "after": 0.5},
+        "1006": {"answer-after": 0.5, "hangup-after": 30},
+    },
+    "dialplan": {
+        "5000": [["set", "acd_queue=support"], ["answer"], ["park"]],
+        "5001": [["set", "acd_ivr=main"], ["answer"], ["park"]],
+    },
+    "sounds": {"ivr/*": 2.0, "default": 1.0},
+}
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A redis-server of our own. If it cannot start, every test using it errors (never skips)."""
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    """A clean database on the private server (flushing is safe: the server is ours)."""
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushdb()
+    client.close()
+    return redis_server.url
+
+
+@pytest.fixture
+def sim_factory(tmp_path):
+    """Start simulators: ``sim_factory(config=None, **overrides)`` -> running SimProcess."""
+    started = []
+
+    def start(config=None, **overrides):
+        cfg = dict(SIM_CONFIG if config is None else config)
+        cfg.update(overrides)
+        path = tmp_path / f"sim{len(started)}.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        proc = SimProcess(path, password=cfg.get("password", "ClueCon"))
+        started.append(proc)
+        return proc.start()
+
+    yield start
+    for proc in started:
+        proc.stop()
+
+
+@pytest.fixture
+def sim(sim_factory):
+    """A simulator with the default world (SIM_CONFIG)."""
+    return sim_factory()
+
+
+def pytest_report_header(config):
+    mode = "gevent monkey-patched" if os.environ.get("ACD_TEST_GEVENT") else "unpatched"
+    return f"acd tests: {mode}"
