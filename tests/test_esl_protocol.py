@@ -54,6 +54,19 @@ def test_events_match_a_line_by_line_reading(path):
             assert dict(event.headers) == reference_headers(frame.body)
 
 
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.stem)
+def test_single_header_lookups_match_the_full_parse(path):
+    """Lookups before any full parse (the lazy path) give exactly the full parse's values."""
+    for frame in FrameParser().feed(path.read_bytes()):
+        if frame.content_type == "text/event-plain":
+            expected = reference_headers(frame.body)
+            event = Event.from_frame(frame)
+            for name, value in expected.items():
+                assert name in event.headers and event.headers[name] == value, name
+            assert event.get("No-Such-Header") is None and "Caller" not in event.headers
+            assert event.get("ID-Name") is None  # a suffix of Caller-Caller-ID-Name is not a header
+
+
 def test_feeding_in_random_pieces_gives_the_same_frames():
     data = (DATA / "caller_park.recv").read_bytes()
     whole = [(f.headers, f.body) for f in FrameParser().feed(data)]

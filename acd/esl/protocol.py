@@ -23,6 +23,7 @@ same encoded values (host names, caller names, SDP) across many events. ``make b
 import binascii
 import json
 import re
+from collections.abc import Mapping
 from itertools import compress, repeat
 from operator import contains
 from types import MappingProxyType
@@ -63,13 +64,12 @@ class FrameParser:
     """Incremental frame splitter: ``feed(bytes) -> [Frame, ...]``."""
 
     def __init__(self):
-        self._buf = bytearray()
+        self._buf = b""
         self._pending = None  # headers of a frame whose body has not fully arrived
         self._need = 0
 
     def feed(self, data):
-        buf = self._buf
-        buf += data
+        buf = self._buf + data if self._buf else bytes(data)
         frames = []
         pos = 0
         size = len(buf)
@@ -82,7 +82,7 @@ class FrameParser:
                     if size - pos > MAX_HEADER_BLOCK:
                         raise ProtocolError("header block too large (no blank line in 1 MB)")
                     break
-                headers = parse_outer_headers(bytes(buf[pos:end]))
+                headers = parse_outer_headers(buf[pos:end])
                 pos = end + 2
                 length = headers.get("Content-Length")
                 if length is None:
@@ -92,10 +92,10 @@ class FrameParser:
                 self._pending = headers
             if size - pos < self._need:
                 break
-            frames.append(Frame(self._pending, bytes(buf[pos:pos + self._need])))
+            frames.append(Frame(self._pending, buf[pos:pos + self._need]))
             pos += self._need
             self._pending = None
-        del buf[:pos]
+        self._buf = buf[pos:]
         return frames
 
     @property
@@ -114,8 +114,15 @@ def _content_length(text):
     return length
 
 
+_EVENT_PLAIN_TAIL = b"\nContent-Type: text/event-plain"
+
+
 def parse_outer_headers(block):
     """Outer frame headers. Their values are not URL-encoded by FreeSWITCH; CR is ignored."""
+    if block.startswith(b"Content-Length: ") and block.endswith(_EVENT_PLAIN_TAIL):
+        length = block[16:-len(_EVENT_PLAIN_TAIL)]  # the shape of every event frame
+        if length.isdigit():
+            return {"Content-Length": length.decode(), "Content-Type": "text/event-plain"}
     headers = {}
     for line in block.decode("utf-8", "replace").split("\n"):
         name, sep, value = line.rstrip("\r").partition(":")
@@ -140,55 +147,138 @@ def url_decode(value):
 
 
 def parse_event_plain(body):
-    """Parse a ``text/event-plain`` body into ``(headers, event_body)``; values are decoded.
+    """Parse a ``text/event-plain`` body into ``(headers dict, event_body)``, all values decoded.
 
     Header order is kept. When a header repeats (FreeSWITCH sends ``Hangup-Cause`` twice in
     CHANNEL_HANGUP_COMPLETE) the first value is kept.
     """
-    text = body.decode("utf-8", "replace")
-    parts = text.replace(": ", "\n").split("\n")
+    event = Event.from_plain(body)
+    return dict(event.headers), event.body
+
+
+def _parse_block(block):
+    """All headers of one header block (text ending in a newline) as a dict of decoded values."""
+    parts = block.replace(": ", "\n").split("\n")
     names = parts[0::2]
     values = parts[1::2]
-    try:
-        end = names.index("")
-    except ValueError:
-        end = -1
-    # Fast path: n well-formed lines and no own body split into exactly [k1, v1, ..., kn, vn, '', ''].
-    if end <= 0 or len(parts) != 2 * end + 2 or names[end - 1] == "Content-Length":
-        return _parse_event_plain_careful(body)
+    end = len(names) - 1
+    # n well-formed lines split into exactly [k1, v1, ..., kn, vn, ''].
+    if len(parts) != 2 * end + 1 or names[end] != "":
+        return _parse_block_careful(block)
     del names[end:]
-    del values[end:]
     headers = dict(zip(names, values))
-    if len(headers) != end:  # a repeated header: keep its first value
-        return _parse_event_plain_careful(body)
-    if "%" in text:
+    if len(headers) != end:  # a repeated header (Hangup-Cause): its first value wins
+        first = dict(zip(reversed(names), reversed(values)))
+        headers = {name: first[name] for name in headers}
+        names, values = list(headers), list(headers.values())
+    if "%" in block:
         flags = list(map(contains, values, repeat("%")))
         encoded = list(compress(values, flags))
         decoded = list(map(_decode_cache.get, encoded))
         if None in decoded:
             decoded = [d if d is not None else url_decode(v) for d, v in zip(decoded, encoded)]
         headers.update(zip(compress(names, flags), decoded))
-    return headers, ""
+    return headers
 
 
-def _parse_event_plain_careful(body):
-    """Line-by-line parse for events with their own body, repeated headers or odd lines."""
-    head, sep, rest = body.partition(b"\n\n")
+def _parse_block_careful(block):
+    """Line by line, for blocks with odd lines: a line without a colon is dropped, never glued
+    onto its neighbour."""
     headers = {}
-    for line in head.decode("utf-8", "replace").split("\n"):
-        name, sep_, value = line.partition(": ")
-        if not sep_:
-            name, sep_, value = line.partition(":")
-            if not sep_:
-                continue  # not a header line; never glued onto a neighbour
+    for line in block.split("\n"):
+        name, sep, value = line.partition(": ")
+        if not sep:
+            name, sep, value = line.partition(":")
+            if not sep:
+                continue
         if name not in headers:
             headers[name] = url_decode(value) if "%" in value else value
-    event_body = ""
-    length = headers.get("Content-Length")
-    if length is not None and length.strip().isdigit():
-        n = int(length)
-        event_body = rest[:n].decode("utf-8", "replace") if n else ""
-    return headers, event_body
+    return headers
+
+
+class Headers(Mapping):
+    """The read-only, URL-decoded headers of an event-plain body, located on demand.
+
+    A lookup finds ``\nName: `` in the raw block (a C-level search) and decodes that one value.
+    The search cannot be fooled by a value: FreeSWITCH encodes LF, ``:`` and space inside values,
+    so ``\nName: `` only ever matches at the start of a real header line. Iterating, ``len()`` or
+    ``dict()`` parse the whole block once. Either way the first of repeated headers wins.
+    """
+
+    __slots__ = ("_text", "_end", "_vars", "_all")
+
+    def __init__(self, text, end):
+        self._text = text      # the body as text; the header block is text[:end + 1]
+        self._end = end
+        self._vars = None      # where the channel variables (variable_*) begin
+        self._all = None
+
+    def _raw(self, name):
+        text = self._text
+        pattern = _PATTERNS.get(name)
+        if pattern is None:
+            pattern = _pattern(name)
+        if text.startswith(pattern[1:]):
+            start = len(pattern) - 1
+        else:
+            # FreeSWITCH writes the channel variables after all other headers: search only the
+            # part where the name can be (half the block instead of all of it).
+            split = self._vars
+            if split is None:
+                split = text.find("\nvariable_", 0, self._end + 1)
+                self._vars = split = self._end if split < 0 else split
+            if name.startswith("variable_"):
+                start = text.find(pattern, split, self._end + 1)
+            else:
+                start = text.find(pattern, 0, self._end + 1)
+            if start < 0:
+                return None
+            start += len(pattern)
+        stop = text.find("\n", start)
+        return text[start:stop if stop >= 0 else len(text)]
+
+    def get(self, name, default=None):
+        if self._all is not None:
+            return self._all.get(name, default)
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        return url_decode(raw) if "%" in raw else raw
+
+    def __getitem__(self, name):
+        value = self.get(name, _MISSING)
+        if value is _MISSING:
+            raise KeyError(name)
+        return value
+
+    def __contains__(self, name):
+        return self._raw(name) is not None if self._all is None else name in self._all
+
+    def _parsed(self):
+        if self._all is None:
+            self._all = _parse_block(self._text[:self._end + 1])
+        return self._all
+
+    def __iter__(self):
+        return iter(self._parsed())
+
+    def __len__(self):
+        return len(self._parsed())
+
+    def __repr__(self):
+        return f"Headers({self._parsed()!r})"
+
+
+_MISSING = object()
+_PATTERNS = {}
+
+
+def _pattern(name):
+    """``\nName: `` for a header name (memoised: handlers ask for the same few names)."""
+    if len(_PATTERNS) >= 4096:
+        _PATTERNS.clear()
+    pattern = _PATTERNS[name] = f"\n{name}: "
+    return pattern
 
 
 def parse_event_json(body):
@@ -214,10 +304,13 @@ class Event:
     __slots__ = ("name", "subclass", "headers", "body")
 
     def __init__(self, headers, body=""):
+        if isinstance(headers, dict):
+            headers = MappingProxyType(headers)
         set_ = object.__setattr__
-        set_(self, "headers", MappingProxyType(headers))
-        set_(self, "name", headers.get("Event-Name", ""))
-        set_(self, "subclass", headers.get("Event-Subclass", ""))
+        set_(self, "headers", headers)
+        name = headers.get("Event-Name", "")
+        set_(self, "name", name)
+        set_(self, "subclass", headers.get("Event-Subclass", "") if name == "CUSTOM" else "")
         set_(self, "body", body)
 
     def __setattr__(self, name, value):
@@ -247,15 +340,33 @@ class Event:
 
     def __repr__(self):
         sub = f" {self.subclass}" if self.subclass else ""
-        uid = f" {self.uuid}" if self.uuid else ""
-        return f"<Event {self.name}{sub}{uid}>"
+        uid = self.uuid
+        return f"<Event {self.name}{sub}{' ' + uid if uid else ''}>"
+
+    @classmethod
+    def from_plain(cls, body):
+        """An event from a ``text/event-plain`` body (bytes)."""
+        text = body.decode("utf-8", "replace")
+        end = text.find("\n\n")
+        if end < 0:  # no blank line: the whole body is the header block
+            if not text.endswith("\n"):
+                text += "\n"
+            end = len(text) - 1
+        headers = Headers(text, end)
+        own_body = ""
+        if end + 2 < len(text):  # something after the header block: the event's own body
+            length = headers.get("Content-Length", "")
+            if length.isdigit() and int(length):
+                start = body.find(b"\n\n") + 2
+                own_body = body[start:start + int(length)].decode("utf-8", "replace")
+        return cls(headers, own_body)
 
     @classmethod
     def from_frame(cls, frame):
         """Build an event from a ``text/event-plain`` or ``text/event-json`` frame."""
         if frame.content_type == "text/event-json":
             return cls(*parse_event_json(frame.body))
-        return cls(*parse_event_plain(frame.body))
+        return cls.from_plain(frame.body)
 
 
 class JobResult:
