@@ -104,8 +104,13 @@ def api_arg(value):
 def var_value(value):
     """A value inside an originate ``{...}`` block (three splits: blank, ``,``, ``=``)."""
     value = _clean(value).replace("{", "(").replace("}", ")")
-    # innermost split (at "="): LF/CR/TAB as \n \r \t, spaces as \s so the ends are not trimmed
-    inner = _escape_controls(value).replace("'", "\\'").replace("=", "\\=").replace(" ", "\\s")
+    # innermost split (at "="): LF/CR/TAB as \n \r \t; spaces at the ends as \s, or they are
+    # trimmed (spaces inside only need the outer, blank split's \s)
+    inner = _escape_controls(value).replace("'", "\\'").replace("=", "\\=")
+    core = inner.strip(" ")
+    if core != inner:
+        lead = len(inner) - len(inner.lstrip(" "))
+        inner = "\\s" * lead + core + "\\s" * (len(inner) - len(core) - lead)
     return _escape_split(_escape_split(inner, ","), " ")
 
 
