@@ -213,36 +213,29 @@ class Headers(Mapping):
         self._vars = None      # where the channel variables (variable_*) begin
         self._all = None
 
-    def _raw(self, name):
-        text = self._text
-        pattern = _PATTERNS.get(name)
-        if pattern is None:
-            pattern = _pattern(name)
-        if text.startswith(pattern[1:]):
-            start = len(pattern) - 1
-        else:
-            # FreeSWITCH writes the channel variables after all other headers: search only the
-            # part where the name can be (half the block instead of all of it).
-            split = self._vars
-            if split is None:
-                split = text.find("\nvariable_", 0, self._end + 1)
-                self._vars = split = self._end if split < 0 else split
-            if name.startswith("variable_"):
-                start = text.find(pattern, split, self._end + 1)
-            else:
-                start = text.find(pattern, 0, self._end + 1)
-            if start < 0:
-                return None
-            start += len(pattern)
-        stop = text.find("\n", start)
-        return text[start:stop if stop >= 0 else len(text)]
-
     def get(self, name, default=None):
         if self._all is not None:
             return self._all.get(name, default)
-        raw = self._raw(name)
-        if raw is None:
-            return default
+        text = self._text
+        first, line, is_variable = _PATTERNS.get(name) or _patterns(name)
+        if text.startswith(first):
+            start = len(first)
+        else:
+            if is_variable:
+                # FreeSWITCH writes the channel variables after the other headers: search only
+                # from where they begin.
+                begin = self._vars
+                if begin is None:
+                    begin = text.find("\nvariable_", 0, self._end + 1)
+                    self._vars = begin = self._end if begin < 0 else begin
+                start = text.find(line, begin, self._end + 1)
+            else:
+                start = text.find(line, 0, self._end + 1)
+            if start < 0:
+                return default
+            start += len(line)
+        stop = text.find("\n", start)
+        raw = text[start:stop] if stop >= 0 else text[start:]
         return url_decode(raw) if "%" in raw else raw
 
     def __getitem__(self, name):
@@ -252,7 +245,7 @@ class Headers(Mapping):
         return value
 
     def __contains__(self, name):
-        return self._raw(name) is not None if self._all is None else name in self._all
+        return self.get(name, _MISSING) is not _MISSING
 
     def _parsed(self):
         if self._all is None:
@@ -273,12 +266,13 @@ _MISSING = object()
 _PATTERNS = {}
 
 
-def _pattern(name):
-    """``\nName: `` for a header name (memoised: handlers ask for the same few names)."""
+def _patterns(name):
+    """What a header line starts with, as the block's first line and after a newline
+    (memoised: handlers ask for the same few names)."""
     if len(_PATTERNS) >= 4096:
         _PATTERNS.clear()
-    pattern = _PATTERNS[name] = f"\n{name}: "
-    return pattern
+    found = _PATTERNS[name] = (f"{name}: ", f"\n{name}: ", name.startswith("variable_"))
+    return found
 
 
 def parse_event_json(body):
