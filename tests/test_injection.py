@@ -117,3 +117,11 @@ def test_app_argument_of_originate(payload):
     argv = fsparse.separate_string(command[len("originate "):], " ", 10)
     assert len(argv) == 2
     assert fsparse.parse_app_target(argv[1]) == ("playback", expected(payload, braces=False))
+
+
+def test_wider_scope_wins_unless_local_var_clobber():
+    from acd.sim.dialstring import parse_dialstring
+    [[leg]] = parse_dialstring("{foo=one}[foo=two,bar=1]user/1001")
+    assert leg.variables == {"foo": "one", "bar": "1"}
+    [[leg]] = parse_dialstring("{local_var_clobber=true,foo=one}[foo=two]user/1001")
+    assert leg.variables["foo"] == "two"

@@ -1,0 +1,164 @@
+"""Dialplan applications, run by a Session (dialplan, ``&app()`` of originate, sendmsg execute).
+
+Each application is ``app(session, arg)``; it may block (park, sleep, playback...) by waiting on
+the session, and sets ``current_application_response`` when FreeSWITCH's would. Application
+names are data: ``APPLICATIONS`` maps the name used on the wire to the function.
+"""
+
+import re
+
+from acd.clock import monotonic
+from acd.sim import bridge, media
+from acd.sim.causes import parse_cause
+
+READ_TIMEOUT_DEFAULT_MS = 5000
+
+
+def answer(s, arg):
+    s.sw.answer(s.ch)
+
+
+def pre_answer(s, arg):
+    s.sw.pre_answer(s.ch)
+
+
+def ring_ready(s, arg):
+    s.sw.ring_ready(s.ch)
+
+
+def hangup(s, arg):
+    s.sw.hangup(s.ch, parse_cause(arg or None))
+
+
+def set_variable(s, arg):
+    name, _, value = arg.partition("=")
+    if name:
+        s.ch.set_var(name.strip(), value if value else None)
+
+
+def unset_variable(s, arg):
+    s.ch.unset_var(arg.strip())
+
+
+def export_variable(s, arg):
+    """Like set, and remembered in ``export_vars`` (FreeSWITCH copies them to new B legs)."""
+    name, _, value = arg.partition("=")
+    name = name.strip().replace("nolocal:", "")
+    if not name:
+        return
+    s.ch.set_var(name, value if value else None)
+    exported = [v for v in (s.ch.get_var("export_vars") or "").split(",") if v]
+    if name not in exported:
+        s.ch.set_var("export_vars", ",".join(exported + [name]))
+
+
+def park(s, arg):
+    """Wait, running queued messages, until hangup or a request (bridge/transfer)."""
+    s.sw.fire_channel(s.ch, "CHANNEL_PARK")
+    s.idle()
+    s.sw.fire_channel(s.ch, "CHANNEL_UNPARK")
+
+
+def sleep(s, arg):
+    millis = _int(arg, 0)
+    s.idle(until=monotonic() + millis / 1000.0)
+
+
+def playback(s, arg):
+    if arg:
+        media.play(s, arg)
+        s.ch.set_var("current_application_response", "FILE PLAYED")
+
+
+def play_and_get_digits(s, arg):
+    """min max tries timeout terminators file invalid_file var regexp [digit_timeout]."""
+    args = arg.split(" ")
+    if len(args) < 9:
+        return
+    minimum, maximum, tries, timeout = (_int(v, 1) for v in args[:4])
+    terminators, prompt, invalid, var_name, regexp = args[4:9]
+    digit_timeout = _int(args[9], timeout) if len(args) > 9 else timeout
+    for _ in range(max(tries, 1)):
+        s.ch.unset_var("read_result")
+        digits = _read(s, prompt, minimum, maximum, timeout, digit_timeout, terminators)
+        if s.interrupted():
+            return
+        if len(digits) >= minimum and _matches(regexp, digits):
+            s.ch.set_var("read_result", "success")
+            s.ch.set_var(var_name, digits)
+            return
+        s.ch.set_var("read_result", "failure")
+        if invalid and invalid != "-" and not s.interrupted():
+            media.play(s, invalid)
+
+
+def _read(s, prompt, minimum, maximum, timeout, digit_timeout, terminators):
+    s.digits.clear()
+    if prompt and prompt != "-":
+        media.play(s, prompt, digits_stop=True)
+    collected = ""
+    deadline = monotonic() + timeout / 1000.0
+    while not s.interrupted() and len(collected) < maximum:
+        if s.digits:
+            digit = s.digits.popleft()
+            if digit in terminators:
+                break
+            collected += digit
+            deadline = monotonic() + digit_timeout / 1000.0
+            continue
+        remaining = deadline - monotonic()
+        if remaining <= 0:
+            break
+        s.wait(remaining, messages=False)
+    return collected
+
+
+def _matches(regexp, digits):
+    try:
+        return re.search(regexp, digits) is not None
+    except re.error:
+        return False
+
+
+def record_session(s, arg):
+    path = arg.split(" ")[0] if arg else ""
+    if path:
+        media.start_recording(s, path)
+
+
+def stop_record_session(s, arg):
+    path = arg.split(" ")[0] if arg else ""
+    if path == "all" or not path:
+        media.stop_all_recordings(s, "success-maxtime")
+    else:
+        media.stop_recording(s, path)
+
+
+def transfer(s, arg):
+    """transfer <destination> [dialplan] [context]: leave this extension for another one."""
+    destination = arg.split(" ")[0] if arg else ""
+    extension = s.sw.extension_for(destination)
+    if extension is None:
+        s.sw.hangup(s.ch, "NO_ROUTE_DESTINATION")
+        return
+    s.ask("transfer", extension, destination)
+
+
+def bridge_app(s, arg):
+    bridge.run_bridge_app(s, arg)
+
+
+def _int(text, default):
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return default
+
+
+APPLICATIONS = {
+    "answer": answer, "pre_answer": pre_answer, "ring_ready": ring_ready, "hangup": hangup,
+    "set": set_variable, "unset": unset_variable, "export": export_variable, "park": park,
+    "sleep": sleep, "playback": playback, "play_and_get_digits": play_and_get_digits,
+    "record_session": record_session, "stop_record_session": stop_record_session,
+    "transfer": transfer, "bridge": bridge_app,
+}

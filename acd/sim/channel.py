@@ -1,0 +1,267 @@
+"""A simulated channel: its state, caller profile, variables, and the header sets of its events.
+
+Theory of operation: FreeSWITCH reports two state fields on every channel event.
+``Channel-State`` is the *running* state (the last state handler that ran) while
+``Channel-State-Number`` is the *target* state number, which is often one step ahead (CHANNEL_CREATE
+says CS_INIT / 2). A ``Channel`` keeps both (``running``, ``state``) and the endpoint scripts set them
+exactly as the captures show. ``event_headers`` assembles a channel event the way
+switch_channel_event_set_data does: the event's own leading headers, the basic channel data
+(state, uuid, answer state, Hangup-Cause once hung up, codecs once set), the caller profile
+(``Caller-*``), the bridge partner (``Other-Type`` + ``Other-Leg-*``), ``variable_*`` only for the
+event types that carry them, then the event's trailing headers.
+
+Variables keep FreeSWITCH's order: setting one removes it and appends it at the end.
+"""
+
+STATE_NUMBERS = {
+    "CS_NEW": 0, "CS_INIT": 1, "CS_ROUTING": 2, "CS_SOFT_EXECUTE": 3, "CS_EXECUTE": 4,
+    "CS_EXCHANGE_MEDIA": 5, "CS_PARK": 6, "CS_CONSUME_MEDIA": 7, "CS_HIBERNATE": 8,
+    "CS_RESET": 9, "CS_HANGUP": 10, "CS_REPORTING": 11, "CS_DESTROY": 12, "CS_NONE": 13,
+}
+
+#: Event types whose channel data includes ``variable_*`` (switch_channel_event_set_extended_data).
+VARIABLE_EVENTS = frozenset("""
+CHANNEL_CREATE CHANNEL_ORIGINATE CHANNEL_UUID CHANNEL_ANSWER CHANNEL_PARK CHANNEL_UNPARK
+CHANNEL_BRIDGE CHANNEL_UNBRIDGE CHANNEL_PROGRESS CHANNEL_PROGRESS_MEDIA CHANNEL_HANGUP
+CHANNEL_HANGUP_COMPLETE CHANNEL_DATA CHANNEL_EXECUTE CHANNEL_EXECUTE_COMPLETE CHANNEL_DESTROY
+API RECORD_START RECORD_STOP PLAYBACK_START PLAYBACK_STOP CALL_UPDATE MEDIA_BUG_START
+MEDIA_BUG_STOP CHANNEL_HOLD CHANNEL_UNHOLD CUSTOM
+""".split())
+
+_TIME_FIELDS = ("Profile-Created-Time", "Channel-Created-Time", "Channel-Answered-Time",
+                "Channel-Progress-Time", "Channel-Progress-Media-Time", "Channel-Hangup-Time",
+                "Channel-Transfer-Time", "Channel-Resurrect-Time", "Channel-Bridged-Time",
+                "Channel-Last-Hold", "Channel-Hold-Accum")
+
+
+class Times:
+    """Microsecond timestamps of a caller profile (0 = not happened)."""
+
+    __slots__ = ("profile_created", "created", "answered", "progress", "progress_media",
+                 "hungup", "transferred", "resurrected", "bridged", "last_hold", "hold_accum")
+
+    def __init__(self, created=0):
+        for name in self.__slots__:
+            setattr(self, name, 0)
+        self.profile_created = self.created = created
+
+    def copy(self):
+        twin = Times()
+        for name in self.__slots__:
+            setattr(twin, name, getattr(self, name))
+        return twin
+
+    def values(self):
+        return [self.profile_created, self.created, self.answered, self.progress,
+                self.progress_media, self.hungup, self.transferred, self.resurrected,
+                self.bridged, self.last_hold, self.hold_accum]
+
+
+class Profile:
+    """A caller profile (switch_caller_profile_t); empty strings are left out of events.
+
+    Its headers are cached until a field or a time changes (most events repeat them)."""
+
+    FIELDS = ("direction", "logical_direction", "dialplan", "cid_name", "cid_number",
+              "orig_cid_name", "orig_cid_number", "callee_name", "callee_number",
+              "network_addr", "ani", "destination", "uuid", "source", "transfer_source",
+              "context", "chan_name", "index", "times")
+    __slots__ = FIELDS + ("_cache",)
+
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, value)
+        if self._cache:
+            object.__setattr__(self, "_cache", {})
+
+    def __init__(self, **fields):
+        set_field = object.__setattr__
+        set_field(self, "_cache", {})
+        for name in self.FIELDS:
+            set_field(self, name, fields.get(name, ""))
+        if not self.logical_direction:
+            self.logical_direction = self.direction
+        if self.times == "":
+            self.times = None
+
+    def clone(self, **changes):
+        twin = Profile(**{name: getattr(self, name) for name in self.FIELDS})
+        for name, value in changes.items():
+            setattr(twin, name, value)
+        return twin
+
+    def headers(self, prefix, with_index=True):
+        stamps = tuple(self.times.values()) if self.times else None
+        key = (prefix, with_index, stamps)
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._cache[key] = self._headers(prefix, with_index, stamps)
+        return cached
+
+    def _headers(self, prefix, with_index, stamps):
+        out = [(prefix + "-Direction", self.direction),
+               (prefix + "-Logical-Direction", self.logical_direction)]
+        for field, suffix in _PROFILE_TEXT_FIELDS:
+            value = getattr(self, field)
+            if value:
+                out.append((prefix + suffix, value))
+        if with_index and self.index:
+            out.append((prefix + "-Profile-Index", str(self.index)))
+        stamps = stamps or (0,) * len(_TIME_FIELDS)
+        out.extend((prefix + "-" + name, str(value)) for name, value in zip(_TIME_FIELDS, stamps))
+        out += [(prefix + "-Screen-Bit", "true"), (prefix + "-Privacy-Hide-Name", "false"),
+                (prefix + "-Privacy-Hide-Number", "false")]
+        return out
+
+
+_PROFILE_TEXT_FIELDS = (
+    ("dialplan", "-Dialplan"), ("cid_name", "-Caller-ID-Name"),
+    ("cid_number", "-Caller-ID-Number"), ("orig_cid_name", "-Orig-Caller-ID-Name"),
+    ("orig_cid_number", "-Orig-Caller-ID-Number"), ("callee_name", "-Callee-ID-Name"),
+    ("callee_number", "-Callee-ID-Number"), ("network_addr", "-Network-Addr"),
+    ("ani", "-ANI"), ("destination", "-Destination-Number"), ("uuid", "-Unique-ID"),
+    ("source", "-Source"), ("transfer_source", "-Transfer-Source"), ("context", "-Context"),
+    ("chan_name", "-Channel-Name"),
+)
+
+
+class Codec:
+    __slots__ = ("name", "rate", "bit_rate", "read_headers", "write_headers")
+
+    def __init__(self, name, rate, bit_rate):
+        self.name, self.rate, self.bit_rate = name, str(rate), str(bit_rate)
+        self.read_headers, self.write_headers = (
+            (("Channel-%s-Codec-Name" % label, self.name),
+             ("Channel-%s-Codec-Rate" % label, self.rate),
+             ("Channel-%s-Codec-Bit-Rate" % label, self.bit_rate)) for label in ("Read", "Write"))
+
+
+L16 = Codec("L16", 8000, 128000)
+PCMU = Codec("PCMU", 8000, 64000)
+
+
+class Channel:
+    """State of one call leg. Behaviour lives in switch.py/session.py; this holds facts."""
+
+    def __init__(self, uuid, name, direction, kind, created_us):
+        self.uuid = uuid
+        self.name = name
+        self.direction = direction          # inbound | outbound
+        self.kind = kind                    # loopback | user | gateway
+        self.running = "CS_NONE"            # Channel-State
+        self.state = 0                      # Channel-State-Number
+        self.callstate = "DOWN"
+        self.answer_state = "ringing"
+        self.hit_dialplan = direction == "inbound"
+        self.presence_id = ""
+        self.call_uuid = uuid
+        self.read_codec = None
+        self.write_codec = None
+        self.profile = None
+        self.first_profile = None           # the profile at CHANNEL_CREATE (initial_*)
+        self.listed_profile = None          # as `show channels` knows it (CREATE, CALL_UPDATE)
+        self.application = ("", "")         # the last CHANNEL_EXECUTE (name, data)
+        self.other_type = None              # originator | originatee
+        self.other_profile = None
+        self.variables = {}
+        self.hangup_cause = None
+        self.created_us = created_us
+        self.answered_us = 0
+        self.progress_us = 0
+        self.bridged_us = 0
+        self.peer = None                    # the other loopback leg
+        self.partner = None                 # the bridged leg
+        self.presence_count = 0
+        self.dtmf_log = ""                  # digits_dialed
+        self.completed_elsewhere = False    # lost a ring-all race
+        self.destroyed = False
+        self.session = None                 # set by session.py
+        self.originating = None             # the Attempt ringing this leg, if any
+        self.timers = []                    # far-end greenlets to kill when destroyed
+        self.signal = None                  # gevent Event: something happened to the leg
+
+    # --- facts ---------------------------------------------------------------------------
+
+    @property
+    def hung_up(self):
+        return self.hangup_cause is not None
+
+    @property
+    def answered(self):
+        return self.answered_us != 0
+
+    def set_state(self, running=None, number=None):
+        if running is not None:
+            self.running = running
+        if number is not None:
+            self.state = STATE_NUMBERS[number] if isinstance(number, str) else number
+
+    # --- variables (FreeSWITCH order: set = delete + append) --------------------------------
+
+    def set_var(self, name, value):
+        self.variables.pop(name, None)
+        if value is not None and value != "":
+            self.variables[name] = str(value)
+
+    def set_vars(self, pairs):
+        """Many set_var at once (empty values are not stored, as with set_var)."""
+        variables = self.variables
+        for name, value in pairs:
+            variables.pop(name, None)
+            if value is not None and value != "":
+                variables[name] = str(value)
+
+    def unset_var(self, name):
+        self.variables.pop(name, None)
+
+    def get_var(self, name, default=None):
+        return self.variables.get(name, default)
+
+    # --- headers ---------------------------------------------------------------------------
+
+    def basic_headers(self, codecs=True):
+        out = [("Channel-State", self.running), ("Channel-Call-State", self.callstate),
+               ("Channel-State-Number", str(self.state)), ("Channel-Name", self.name),
+               ("Unique-ID", self.uuid), ("Call-Direction", self.direction),
+               ("Presence-Call-Direction", self.direction),
+               ("Channel-HIT-Dialplan", "true" if self.hit_dialplan else "false")]
+        if self.presence_id:
+            out.append(("Channel-Presence-ID", self.presence_id))
+        out += [("Channel-Call-UUID", self.call_uuid), ("Answer-State", self.answer_state)]
+        if self.hangup_cause:
+            out.append(("Hangup-Cause", self.hangup_cause))
+        if codecs:
+            out += self.codec_headers()
+        return out
+
+    def codec_headers(self):
+        out = []
+        if self.read_codec:
+            out += self.read_codec.read_headers
+        if self.write_codec:
+            out += self.write_codec.write_headers
+        return out
+
+    def data_headers(self, with_vars):
+        """Everything switch_channel_event_set_data adds, after the basic data."""
+        out = []
+        if self.profile:
+            out += self.profile.headers("Caller")
+        if self.other_profile:
+            out.append(("Other-Type", self.other_type))
+            out += self.other_profile.headers("Other-Leg", with_index=False)
+        if with_vars:
+            out += [("variable_" + name, value) for name, value in self.variables.items()]
+        return out
+
+    def event_headers(self, standard, name, pre=(), post=(), with_vars=None):
+        if with_vars is None:
+            with_vars = name in VARIABLE_EVENTS
+        headers = list(standard)
+        headers += pre
+        headers += self.basic_headers()
+        headers += self.data_headers(with_vars)
+        headers += post
+        return headers
+
+    def __repr__(self):
+        return "Channel(%s %s %s)" % (self.name, self.uuid, self.running)
