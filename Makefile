@@ -61,7 +61,8 @@ demo: venv
 	@echo "  $(VENV)/bin/acd sim --listen 127.0.0.1:8021"
 
 bench: venv
-	$(PY) bench/bench_parser.py
+	@mkdir -p bench/results
+	$(PY) bench/bench_parser.py --json bench/results/parser.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

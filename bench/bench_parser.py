@@ -85,7 +85,7 @@ def run_greenswitch(bodies):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument("--rounds", type=int, default=21)
     ap.add_argument("--repeat", type=int, default=60, help="copies of the event set per round")
     ap.add_argument("--json", help="write the results as JSON to this file")
     args = ap.parse_args(argv)
