@@ -52,7 +52,7 @@ def _run_sim(args):
         return 2
     if args.password is not None:
         config.password = args.password
-    host, port = args.listen if isinstance(args.listen, tuple) else _listen(args.listen)
+    host, port = args.listen
     return serve_forever(host, port, config)
 
 

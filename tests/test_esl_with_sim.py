@@ -108,6 +108,9 @@ def test_untrusted_caller_name_reaches_the_channel_as_one_variable(client, paylo
     assert created["variable_origination_caller_id_name"] == in_event
     assert created["variable_acd_role"] == "caller"
     assert created["Channel-Name"] == "loopback/5000-a"
+    # the same payload as an api argument (uuid_setvar's value is the rest of the line)
+    assert client.api(c.uuid_setvar(result.value, "acd_note", payload)) == "+OK\n"
+    assert client.api(c.uuid_getvar(result.value, "acd_note")) == expected(payload, braces=False)
     client.api("hupall")
 
 

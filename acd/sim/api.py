@@ -10,7 +10,7 @@ so its events follow the reply as on a real switch.
 
 import logging
 
-from acd.sim import bridge, listing, media, originate, users
+from acd.sim import bridge, fsparse, listing, media, originate, users
 from acd.sim.causes import parse_cause
 from acd.sim.dialstring import UsageError, parse_originate
 from acd.sim.fsparse import ParseError
@@ -35,6 +35,11 @@ class Call:
 
     def channel(self, uuid):
         return self.sw.find(uuid)
+
+    def args(self, limit):
+        """The argument cut as mod_commands cuts it: at blanks, quotes and backslash escapes
+        honoured, at most ``limit`` pieces (the last keeps the rest of the line)."""
+        return fsparse.separate_string(self.arg, " ", limit) if self.arg.strip() else []
 
 
 def run(sw, command, arg, report):
@@ -75,7 +80,7 @@ def api_originate(call):
 
 
 def api_uuid_kill(call):
-    args = call.arg.split()
+    args = call.args(2)
     ch = call.channel(args[0] if args else "")
     if ch is None:
         return NO_SUCH_CHANNEL
@@ -84,7 +89,7 @@ def api_uuid_kill(call):
 
 
 def api_hupall(call):
-    args = call.arg.split()
+    args = call.args(11)
     cause = parse_cause(args[0] if args else None, "MANAGER_REQUEST")
     match = args[1:3] if len(args) >= 3 else None
     for ch in list(call.sw.channels.values()):
@@ -94,7 +99,7 @@ def api_hupall(call):
 
 
 def api_uuid_bridge(call):
-    args = call.arg.split()
+    args = call.args(4)
     if len(args) < 2:
         return "-USAGE: <uuid> <other_uuid>\n"
     a, b = call.channel(args[0]), call.channel(args[1])
@@ -105,7 +110,7 @@ def api_uuid_bridge(call):
 
 
 def api_uuid_transfer(call):
-    args = call.arg.split()
+    args = call.args(5)
     if args and args[0] in ("-bleg", "-both"):
         args = args[1:]
     ch = call.channel(args[0] if args else "")
@@ -122,7 +127,8 @@ def api_uuid_transfer(call):
 
 
 def api_uuid_park(call):
-    ch = call.channel(call.arg.split()[0] if call.arg.split() else "")
+    args = call.args(2)
+    ch = call.channel(args[0] if args else "")
     if ch is None or ch.session is None:
         return NO_SUCH_CHANNEL
     ch.session.ask("transfer", [("park", "")], ch.profile.destination)
@@ -130,7 +136,8 @@ def api_uuid_park(call):
 
 
 def api_uuid_answer(call):
-    ch = call.channel(call.arg.split()[0] if call.arg.split() else "")
+    args = call.args(2)
+    ch = call.channel(args[0] if args else "")
     if ch is None:
         return "-ERROR\n"
     call.sw.answer(ch)
@@ -144,7 +151,7 @@ def api_uuid_hold(call):
 # --- variables -------------------------------------------------------------------------------
 
 def api_uuid_setvar(call):
-    args = call.arg.split(" ", 2)
+    args = call.args(3)
     ch = call.channel(args[0] if args else "")
     if ch is None:
         return NO_SUCH_CHANNEL
@@ -155,7 +162,7 @@ def api_uuid_setvar(call):
 
 
 def api_uuid_getvar(call):
-    args = call.arg.split()
+    args = call.args(4)
     ch = call.channel(args[0] if args else "")
     if ch is None:
         return NO_SUCH_CHANNEL
@@ -169,7 +176,7 @@ def api_uuid_exists(call):
 
 
 def api_uuid_dump(call):
-    args = call.arg.split()
+    args = call.args(2)
     ch = call.channel(args[0] if args else "")
     if ch is None or ch.profile is None:
         return NO_SUCH_CHANNEL
@@ -179,7 +186,7 @@ def api_uuid_dump(call):
 # --- media ---------------------------------------------------------------------------------
 
 def api_uuid_broadcast(call):
-    args = call.arg.split()
+    args = call.args(4)
     ch = call.channel(args[0] if args else "")
     if ch is None or ch.session is None:
         return "-ERR invalid uuid\n"
@@ -213,7 +220,7 @@ def api_uuid_break(call):
 
 
 def api_uuid_record(call):
-    args = call.arg.split()
+    args = call.args(5)
     ch = call.channel(args[0] if args else "")
     if ch is None or ch.session is None:
         return CANNOT_LOCATE
@@ -233,7 +240,7 @@ def api_uuid_record(call):
 
 
 def api_uuid_recv_dtmf(call):
-    args = call.arg.split()
+    args = call.args(2)
     ch = call.channel(args[0] if args else "")
     if ch is None or ch.session is None:
         return CANNOT_LOCATE
