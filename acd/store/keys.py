@@ -1,0 +1,62 @@
+"""Every Redis key acd uses, built in one place (``Keys(prefix)``), in one format.
+
+Layout (prefix ``acd`` by default; see docs/redis.md):
+
+=====================================  ======  ==================================================
+key                                    type    holds
+=====================================  ======  ==================================================
+``acd:agents``                         set     every agent id known to the store
+``acd:agent:{id}``                     hash    one agent: status, state, stats, reservation, config
+``acd:agent:{id}:tiers``               hash    queue -> "level:position" (the agent's queues)
+``acd:queue:{q}:avail``                zset    agents ready to be offered a call of queue q,
+                                               scored by the queue's strategy (lowest first)
+``acd:queue:{q}:callers``              zset    calls waiting in q, scored enqueued_at - priority
+``acd:queue:{q}:offers``               hash    agent id -> last offer time (round-robin)
+``acd:call:{uuid}``                    hash    one waiting/offered/bridged call
+``acd:calls``                          zset    every live call uuid, scored by enqueued_at
+``acd:pending``                        zset    agents in wrap-up or a delay, scored by ready_at
+``acd:leases``                         zset    reserved/ringing/in-call agents, scored by lease end
+``acd:events``                         pubsub  "wake" messages between daemons
+=====================================  ======  ==================================================
+"""
+
+import re
+
+_TOKEN = re.compile(r"[A-Za-z0-9_.:@+-]{1,128}\Z")
+
+
+class Keys:
+    def __init__(self, prefix="acd"):
+        if not re.match(r"[A-Za-z0-9_.-]{1,32}\Z", prefix):
+            raise ValueError(f"invalid redis prefix {prefix!r}")
+        self.prefix = prefix
+        self.agents = f"{prefix}:agents"
+        self.calls = f"{prefix}:calls"
+        self.pending = f"{prefix}:pending"
+        self.leases = f"{prefix}:leases"
+        self.events = f"{prefix}:events"
+
+    @staticmethod
+    def _id(value):
+        value = str(value)
+        if not _TOKEN.match(value):
+            raise ValueError(f"invalid id for a redis key: {value!r}")
+        return value
+
+    def agent(self, agent_id):
+        return f"{self.prefix}:agent:{self._id(agent_id)}"
+
+    def agent_tiers(self, agent_id):
+        return f"{self.prefix}:agent:{self._id(agent_id)}:tiers"
+
+    def avail(self, queue):
+        return f"{self.prefix}:queue:{self._id(queue)}:avail"
+
+    def callers(self, queue):
+        return f"{self.prefix}:queue:{self._id(queue)}:callers"
+
+    def offers(self, queue):
+        return f"{self.prefix}:queue:{self._id(queue)}:offers"
+
+    def call(self, call_uuid):
+        return f"{self.prefix}:call:{self._id(call_uuid)}"

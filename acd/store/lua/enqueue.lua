@@ -1,0 +1,12 @@
+-- Put a call in its queue, keeping its place if it is already there (restart, repeated event).
+-- KEYS: 1 call hash, 2 queue callers zset, 3 all calls zset
+-- ARGV: 1 call uuid, 2 score (enqueued_at - priority), 3 enqueued_at, 4 call fields (JSON object)
+local key = KEYS[1]
+if redis.call('EXISTS', key) == 0 then
+  local fields = {}
+  for k, v in pairs(cjson.decode(ARGV[4])) do fields[#fields + 1] = k; fields[#fields + 1] = tostring(v) end
+  redis.call('HSET', key, 'uuid', ARGV[1], 'enqueued_at', ARGV[3], unpack(fields))
+  redis.call('ZADD', KEYS[2], 'NX', ARGV[2], ARGV[1])
+  redis.call('ZADD', KEYS[3], 'NX', ARGV[3], ARGV[1])
+end
+return redis.call('ZRANK', KEYS[2], ARGV[1])

@@ -1,0 +1,280 @@
+"""Agent and queue state in Redis, shared by every acd daemon.
+
+Theory of operation
+-------------------
+An agent is a hash (``Keys.agent``): ``status`` is what the agent or an admin chose
+(logged-out | available | on-break), ``state`` is where it is in a call
+(waiting | reserved | ringing | in-call | wrap-up). An agent that can be offered a call right now
+-- available, waiting, past its wrap-up or delay -- sits in the ``avail`` sorted set of each of its
+queues, scored by the queue's strategy (``lua/_score.lua``), so choosing one is a ZRANGE:
+O(log n), no scan. Reserving it (``reserve.lua``) is one atomic check-and-set that takes it out of
+every avail set: two daemons can race for an agent and only one wins. A reservation carries a
+lease (``leases`` zset): the owning daemon renews it while the call lives; if the daemon dies the
+lease runs out and any daemon releases the agent. Wrap-up and penalty delays put the agent in
+``pending`` scored by the time it becomes ready; ``promote`` brings it back.
+
+Callers wait in a sorted set per queue scored ``enqueued_at - priority`` (lowest is served first),
+with their details in a hash per call. Each Lua script states its KEYS and ARGV; every key comes in
+through KEYS, built by :class:`~acd.store.keys.Keys`. Time is always passed in (``now``).
+"""
+
+import json
+import pathlib
+import random
+
+import redis
+
+from acd.store.keys import Keys
+
+LUA = pathlib.Path(__file__).with_name("lua")
+#: Seconds an agent whose phone is not registered waits before the next offer.
+UNREGISTERED_DELAY = 5.0
+#: Agent hash fields that come from the config (everything else is runtime state).
+CONFIG_FIELDS = ("name", "contact", "max_no_answer", "wrap_up_time", "reject_delay_time",
+                 "busy_delay_time", "no_answer_delay_time", "ring_timeout")
+_INT_FIELDS = ("calls_answered", "no_answer_count", "max_no_answer")
+_FLOAT_FIELDS = ("talk_time", "idle_since", "ready_at", "lease_until", "answered_at",
+                 "offered_at", "wrap_up_time", "reject_delay_time", "busy_delay_time",
+                 "no_answer_delay_time", "last_call_end")
+LEVEL = 10 ** 13  # must match lua/_score.lua
+
+
+class TierRef:
+    """An agent's membership in one queue, as the scoring needs it."""
+
+    __slots__ = ("queue", "strategy", "level", "position")
+
+    def __init__(self, queue, strategy, level=1, position=1):
+        self.queue, self.strategy, self.level, self.position = queue, strategy, level, position
+
+    def __repr__(self):
+        return f"TierRef({self.queue!r}, {self.strategy!r}, {self.level}, {self.position})"
+
+
+class Store:
+    """``tiers_of(agent_id) -> [TierRef]`` tells the store which queues an agent serves."""
+
+    def __init__(self, client, prefix="acd", tiers_of=lambda agent_id: []):
+        self.redis = client
+        self.keys = Keys(prefix)
+        self.tiers_of = tiers_of
+        prelude = (LUA / "_score.lua").read_text()
+        self._scripts = {}
+        for path in sorted(LUA.glob("[a-z]*.lua")):
+            body = path.read_text()
+            self._scripts[path.stem] = client.register_script(prelude + "\n" + body)
+
+    @classmethod
+    def from_url(cls, url, prefix="acd", tiers_of=lambda agent_id: []):
+        return cls(redis.Redis.from_url(url, decode_responses=True), prefix, tiers_of)
+
+    def ping(self):
+        return bool(self.redis.ping())
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _queue_args(self, tiers):
+        """KEYS (avail..., offers...) and ARGV (4 per queue) for the scoring prelude."""
+        keys = [self.keys.avail(t.queue) for t in tiers] + [self.keys.offers(t.queue) for t in tiers]
+        argv = []
+        for t in tiers:
+            argv += [t.strategy, t.level, t.position, random.random()]
+        return keys, argv
+
+    @staticmethod
+    def _decode_agent(raw):
+        if not raw:
+            return None
+        agent = dict(raw)
+        for name in _INT_FIELDS:
+            if name in agent:
+                agent[name] = int(float(agent[name]))
+        for name in _FLOAT_FIELDS:
+            if name in agent and agent[name] != "":
+                agent[name] = float(agent[name])
+        return agent
+
+    # -- agents -------------------------------------------------------------------------------
+
+    def sync_agent(self, agent_id, config, initial_status, now):
+        """Create the agent at first sight (with ``initial_status``) or refresh its config fields;
+        runtime state survives. Its queues come from ``tiers_of``."""
+        tiers = self.tiers_of(agent_id)
+        old = set(self.redis.hkeys(self.keys.agent_tiers(agent_id)))
+        left = [q for q in old - {t.queue for t in tiers}]
+        keys, argv = self._queue_args(tiers)
+        fields = {k: ("" if config.get(k) is None else config[k]) for k in CONFIG_FIELDS
+                  if k in config}
+        self._scripts["sync_agent"](
+            keys=[self.keys.agent(agent_id), self.keys.agent_tiers(agent_id), self.keys.agents,
+                  self.keys.pending] + keys + [self.keys.avail(q) for q in left],
+            args=[agent_id, now, len(tiers), len(left), json.dumps(fields), initial_status,
+                  json.dumps({t.queue: f"{t.level}:{t.position}" for t in tiers})] + argv)
+
+    def remove_agent(self, agent_id, now):
+        """An agent that left the config: logged out, out of every queue (its history stays)."""
+        self.set_status(agent_id, "logged-out", now)
+        for queue in self.redis.hkeys(self.keys.agent_tiers(agent_id)):
+            self.redis.zrem(self.keys.avail(queue), agent_id)
+
+    def set_status(self, agent_id, status, now):
+        """Set logged-out | available | on-break; returns the agent. KeyError if unknown."""
+        if status not in ("logged-out", "available", "on-break"):
+            raise ValueError(f"invalid status {status!r}")
+        tiers = self.tiers_of(agent_id)
+        keys, argv = self._queue_args(tiers)
+        try:
+            self._scripts["set_status"](
+                keys=[self.keys.agent(agent_id), self.keys.pending] + keys,
+                args=[agent_id, now, status, len(tiers)] + argv)
+        except redis.ResponseError as exc:
+            if "no such agent" in str(exc):
+                raise KeyError(agent_id) from None
+            raise
+        return self.agent(agent_id)
+
+    def agent(self, agent_id):
+        """The agent as a dict (numbers decoded), or None."""
+        return self._decode_agent(self.redis.hgetall(self.keys.agent(agent_id)))
+
+    def agent_ids(self):
+        return sorted(self.redis.smembers(self.keys.agents))
+
+    def agents(self):
+        ids = self.agent_ids()
+        pipe = self.redis.pipeline(transaction=False)
+        for agent_id in ids:
+            pipe.hgetall(self.keys.agent(agent_id))
+        return [a for a in map(self._decode_agent, pipe.execute()) if a]
+
+    def candidates(self, queue, max_level=None, limit=1):
+        """Agents offerable in ``queue``, best first, at tier level <= ``max_level``."""
+        high = "+inf" if max_level is None else f"({(int(max_level) + 1) * LEVEL}"
+        return self.redis.zrangebyscore(self.keys.avail(queue), "-inf", high, start=0, num=limit)
+
+    def available_count(self, queue, max_level=None):
+        high = "+inf" if max_level is None else f"({(int(max_level) + 1) * LEVEL}"
+        return self.redis.zcount(self.keys.avail(queue), "-inf", high)
+
+    def reserve(self, agent_id, call_uuid, queue, owner, now, lease):
+        """Atomically reserve an offerable agent for ``call_uuid``; False if it is not offerable
+        (taken by another call or daemon, changed status, in a delay)."""
+        tiers = self.tiers_of(agent_id)
+        return bool(self._scripts["reserve"](
+            keys=[self.keys.agent(agent_id), self.keys.leases, self.keys.pending,
+                  self.keys.offers(queue)] + [self.keys.avail(t.queue) for t in tiers],
+            args=[agent_id, call_uuid, owner, now, now + lease, len(tiers)]))
+
+    def _transition(self, agent_id, call_uuid, from_state, to_state, now, lease, leg=""):
+        return bool(self._scripts["transition"](
+            keys=[self.keys.agent(agent_id), self.keys.leases],
+            args=[agent_id, call_uuid, from_state, to_state, now, now + lease, leg]))
+
+    def ringing(self, agent_id, call_uuid, leg_uuid, now, lease):
+        """reserved -> ringing (the agent's phone is being called on leg ``leg_uuid``)."""
+        return self._transition(agent_id, call_uuid, "reserved", "ringing", now, lease, leg_uuid)
+
+    def answered(self, agent_id, call_uuid, now, lease):
+        """ringing -> in-call: counts the call, resets the no-answer count."""
+        return self._transition(agent_id, call_uuid, "ringing", "in-call", now, lease)
+
+    def release(self, agent_id, call_uuid, outcome, now):
+        """End the agent's part in ``call_uuid`` (see release.lua for the outcomes). Returns
+        (changed, state, status); a second release of the same call changes nothing."""
+        tiers = self.tiers_of(agent_id)
+        keys, argv = self._queue_args(tiers)
+        changed, state, status = self._scripts["release"](
+            keys=[self.keys.agent(agent_id), self.keys.leases, self.keys.pending] + keys,
+            args=[agent_id, call_uuid, outcome, now, UNREGISTERED_DELAY, len(tiers)] + argv)
+        return bool(changed), state, status
+
+    def renew(self, agent_ids, now, lease):
+        """Extend the leases of agents this daemon is handling."""
+        if agent_ids:
+            pipe = self.redis.pipeline(transaction=False)
+            for agent_id in agent_ids:
+                pipe.zadd(self.keys.leases, {agent_id: now + lease}, xx=True)
+                pipe.hset(self.keys.agent(agent_id), "lease_until", now + lease)
+            pipe.execute()
+
+    def expired_leases(self, now):
+        """(agent id, call uuid) of reservations whose lease ran out."""
+        ids = self.redis.zrangebyscore(self.keys.leases, "-inf", now)
+        return [(i, (self.redis.hget(self.keys.agent(i), "call") or "")) for i in ids]
+
+    def promote(self, now):
+        """Agents whose wrap-up or delay is over become offerable; returns their ids."""
+        ready = []
+        for agent_id in self.redis.zrangebyscore(self.keys.pending, "-inf", now):
+            tiers = self.tiers_of(agent_id)
+            keys, argv = self._queue_args(tiers)
+            if self._scripts["make_ready"](keys=[self.keys.agent(agent_id), self.keys.pending] + keys,
+                                          args=[agent_id, now, len(tiers)] + argv):
+                ready.append(agent_id)
+        return ready
+
+    def next_ready_at(self):
+        """When the next pending agent becomes ready (epoch seconds), or None."""
+        first = self.redis.zrange(self.keys.pending, 0, 0, withscores=True)
+        return first[0][1] if first else None
+
+    # -- calls --------------------------------------------------------------------------------
+
+    def enqueue(self, call_uuid, queue, priority, now, **fields):
+        """Queue a call (or keep its place if it is already queued); returns its 1-based
+        position. ``fields``: caller_number, caller_name, owner, ... (strings/numbers)."""
+        enqueued_at = float(fields.pop("enqueued_at", now))
+        fields.update(queue=queue, priority=priority, state=fields.get("state", "waiting"))
+        rank = self._scripts["enqueue"](
+            keys=[self.keys.call(call_uuid), self.keys.callers(queue), self.keys.calls],
+            args=[call_uuid, enqueued_at - float(priority), enqueued_at, json.dumps(fields)])
+        return None if rank is None else int(rank) + 1
+
+    def call(self, call_uuid):
+        raw = self.redis.hgetall(self.keys.call(call_uuid))
+        if not raw:
+            return None
+        call = dict(raw)
+        for name in ("enqueued_at", "priority", "answered_at"):
+            if call.get(name, "") != "":
+                call[name] = float(call[name])
+        return call
+
+    def update_call(self, call_uuid, **fields):
+        if fields:
+            self.redis.hset(self.keys.call(call_uuid), mapping={k: str(v) for k, v in fields.items()})
+
+    def move_call(self, call_uuid, old_queue, new_queue, now, priority=0):
+        """Overflow: the call leaves ``old_queue`` and waits in ``new_queue`` from ``now``."""
+        pipe = self.redis.pipeline()
+        pipe.zrem(self.keys.callers(old_queue), call_uuid)
+        pipe.zadd(self.keys.callers(new_queue), {call_uuid: now - float(priority)})
+        pipe.hset(self.keys.call(call_uuid), mapping={"queue": new_queue, "state": "waiting",
+                                                       "queue_since": now})
+        pipe.execute()
+
+    def end_call(self, call_uuid, queue):
+        """The call left the system (answered and over, abandoned, transferred)."""
+        pipe = self.redis.pipeline()
+        pipe.delete(self.keys.call(call_uuid))
+        pipe.zrem(self.keys.callers(queue), call_uuid)
+        pipe.zrem(self.keys.calls, call_uuid)
+        pipe.execute()
+
+    def leave_queue(self, call_uuid, queue):
+        """The call stops waiting (bridged to an agent) but is still live."""
+        self.redis.zrem(self.keys.callers(queue), call_uuid)
+
+    def position(self, call_uuid, queue):
+        rank = self.redis.zrank(self.keys.callers(queue), call_uuid)
+        return None if rank is None else rank + 1
+
+    def waiting(self, queue, limit=-1):
+        """Calls waiting in ``queue``, best first: [(uuid, score), ...]."""
+        return self.redis.zrange(self.keys.callers(queue), 0, limit, withscores=True)
+
+    def waiting_count(self, queue):
+        return self.redis.zcard(self.keys.callers(queue))
+
+    def live_calls(self):
+        return self.redis.zrange(self.keys.calls, 0, -1)
