@@ -20,7 +20,8 @@ had to replace:
 * ``bgapi`` returns a :class:`Job` future (client-chosen ``Job-UUID``) resolved by the
   BACKGROUND_JOB event with a parsed :class:`~acd.esl.protocol.JobResult`.
 * Reconnect: capped exponential backoff with jitter; the same subscriptions and filters are sent
-  again, then ``on_reconnect`` fires (the ACD resynchronises there).
+  again, then ``on_reconnect`` fires (``on_connect`` fires after every connection, the first
+  included: the ACD resynchronises there).
 * Handlers: each registered handler has its own queue and worker greenlet, so the reader never
   runs handler code and a slow handler delays nobody else; one handler sees its events in order.
   Errors are logged through the ``acd.esl`` logger (greenswitch used the root logger).
@@ -140,7 +141,7 @@ class EslClient(InboundESL):
                  backoff_initial=defaults.ESL_RECONNECT_INITIAL,
                  backoff_factor=defaults.ESL_RECONNECT_FACTOR,
                  backoff_max=defaults.ESL_RECONNECT_MAX,
-                 event_format="plain", on_reconnect=None, on_disconnect=None):
+                 event_format="plain", on_connect=None, on_reconnect=None, on_disconnect=None):
         super().__init__(host, port, password, timeout=connect_timeout)
         if "\n" in password or "\r" in password:
             raise commands.UnsafeValue("the ESL password may not contain a line break")
@@ -148,6 +149,7 @@ class EslClient(InboundESL):
         self.reconnect = reconnect
         self.backoff = (backoff_initial, backoff_factor, backoff_max)
         self.event_format = event_format
+        self.on_connect = on_connect
         self.on_reconnect = on_reconnect
         self.on_disconnect = on_disconnect
         self.reconnects = 0
@@ -204,6 +206,8 @@ class EslClient(InboundESL):
             raise ConnectError(f"subscribing after connect failed: {exc}") from None
         self._up.set()
         log.info("ESL connected to %s:%s", self.host, self.port)
+        if self.on_connect:
+            gevent.spawn(self._callback, self.on_connect)
 
     def _handshake(self, conn):
         """auth/request -> auth -> +OK accepted, synchronously, within the connect timeout."""

@@ -1,0 +1,183 @@
+"""``acd run``: the daemon -- ESL + Redis + HTTP around the router.
+
+Theory of operation
+-------------------
+Everything that changes state runs in ONE greenlet, reading an inbox: ESL events (the ESL client's
+handler only posts them), background-originate results, clock ticks and resyncs. So the router
+never races itself; several daemons race only through Redis, whose scripts are atomic.
+
+Start: sync the configured agents into Redis (runtime state is kept), connect to FreeSWITCH
+(retrying), subscribe, then *resync*: ``show channels as json`` plus Redis tell which callers and
+agents this daemon owns. The same resync runs after every ESL reconnect, and after Redis comes
+back from an error, so a restart or a dropped connection loses no caller and leaves no agent stuck.
+"""
+
+import json
+import logging
+import socket
+
+import gevent
+import gevent.event
+import gevent.queue
+import redis
+
+from acd import clock as clock_module
+from acd.esl import EslClient, EslError, NotConnectedError
+from acd.router import Router
+from acd.service import Service
+from acd.store import Store, TierRef
+
+log = logging.getLogger("acd.daemon")
+
+#: The events the daemon subscribes to (FreeSWITCH names).
+EVENTS = ("CHANNEL_PARK", "CHANNEL_HANGUP", "CHANNEL_UNBRIDGE", "DTMF", "BACKGROUND_JOB",
+          "HEARTBEAT")
+#: Seconds between ticks (wrap-up ends, leases, max-wait, announcements, periodic dispatch).
+TICK = 0.25
+
+
+class Daemon:
+    def __init__(self, config, *, clock=clock_module.now, owner=None, tick=TICK, http=True,
+                 observers=()):
+        self.config = config
+        self.clock = clock
+        self.tick_interval = tick
+        fs = config.freeswitch
+        self.owner = owner or f"{socket.gethostname()}/{fs.host}:{fs.port}"
+        self.store = Store(redis.Redis.from_url(config.redis.url, decode_responses=True,
+                                                socket_timeout=5, health_check_interval=10),
+                           config.redis.prefix, tiers_of=self._tiers_of)
+        self.esl = EslClient(fs.host, fs.port, fs.password, command_timeout=fs.command_timeout,
+                             on_connect=lambda: self.post(self.resync))
+        self.inbox = gevent.queue.Queue()
+        self.router = Router(config, self.store, self.esl, self.owner, clock, post=self.post,
+                             observers=observers)
+        self.service = Service(config, self.store, clock,
+                               on_agent_change=lambda agent_id: self.post(self._agent_changed, agent_id),
+                               health_checks=[self._esl_health])
+        self.http_enabled = http
+        self.http = None
+        self.needs_resync = False
+        self._greenlets = []
+        self._stopped = gevent.event.Event()
+
+    def _tiers_of(self, agent_id):
+        return [TierRef(q.name, q.strategy, t.level, t.position)
+                for q, t in self.config.queues_of(agent_id)]
+
+    def _esl_health(self):
+        if self.esl.connected:
+            return "esl", True, ""
+        return "esl", False, f"not connected to FreeSWITCH at {self.esl.host}:{self.esl.port}"
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self, wait_connected=None):
+        self.sync_agents()
+        for name in EVENTS:
+            self.esl.register_handle(name, self._on_event)
+        self.esl.subscribe(*EVENTS)
+        self._greenlets = [gevent.spawn(self._loop), gevent.spawn(self._ticker)]
+        if self.http_enabled:
+            from acd.http import serve
+            self.http = serve(self.service, self.config.http.listen_host,
+                              self.config.http.listen_port, self.config.http.admin_token)
+        self.esl.start()
+        if wait_connected is not None and not self.esl.wait_connected(wait_connected):
+            raise ConnectionError(f"FreeSWITCH at {self.esl.host}:{self.esl.port} is not reachable")
+        return self
+
+    def stop(self):
+        self._stopped.set()
+        self.esl.stop()
+        if self.http is not None:
+            self.http.stop(timeout=1)
+        gevent.killall(self._greenlets, block=True, timeout=2)
+
+    def run_forever(self):
+        self._stopped.wait()
+
+    def post(self, fn, *args):
+        self.inbox.put((fn, args))
+
+    def _loop(self):
+        for fn, args in self.inbox:
+            try:
+                fn(*args)
+            except redis.RedisError as exc:
+                self.needs_resync = True
+                log.error("redis error in %s: %s (will resync)", getattr(fn, "__name__", fn), exc)
+            except Exception:
+                log.exception("error in %s", getattr(fn, "__name__", fn))
+
+    def _ticker(self):
+        while not self._stopped.is_set():
+            gevent.sleep(self.tick_interval)
+            self.post(self._tick)
+
+    def _tick(self):
+        if self.needs_resync and self.esl.connected:
+            if self.store.ping():
+                self.needs_resync = False
+                self.resync()
+            return
+        self.router.tick()
+
+    # -- inputs -------------------------------------------------------------------------------
+
+    def _on_event(self, event):
+        handler = {"CHANNEL_PARK": self.router.on_park, "CHANNEL_HANGUP": self.router.on_hangup,
+                   "CHANNEL_UNBRIDGE": self.router.on_unbridge, "DTMF": self.router.on_dtmf
+                   }.get(event.name)
+        if handler is not None:
+            self.post(handler, event)
+
+    def _agent_changed(self, agent_id):
+        self.router.dispatch([q.name for q, _ in self.config.queues_of(agent_id)])
+
+    # -- state --------------------------------------------------------------------------------
+
+    def sync_agents(self):
+        now = self.clock()
+        configured = {a.id for a in self.config.agents}
+        for agent in self.config.agents:
+            self.store.sync_agent(agent.id, {
+                "name": agent.name, "contact": agent.contact, "max_no_answer": agent.max_no_answer,
+                "wrap_up_time": agent.wrap_up_time, "reject_delay_time": agent.reject_delay_time,
+                "busy_delay_time": agent.busy_delay_time,
+                "no_answer_delay_time": agent.no_answer_delay_time,
+                "ring_timeout": agent.ring_timeout}, agent.status, now)
+        for agent_id in self.store.agent_ids():
+            if agent_id not in configured:
+                self.store.remove_agent(agent_id, now)
+
+    def resync(self):
+        try:
+            listing = self.esl.api("show channels as json", timeout=30)
+            rows = json.loads(listing).get("rows", []) if listing.startswith("{") else None
+        except (EslError, NotConnectedError, ValueError) as exc:
+            log.warning("resync postponed: %s", exc)
+            self.needs_resync = True
+            return
+        if rows is None:
+            log.warning("resync postponed: show channels answered %r", listing[:80])
+            self.needs_resync = True
+            return
+        channels = {row["uuid"]: row for row in rows if row.get("uuid")}
+        self.router.resync(channels)
+        log.info("resynced: %d channels on FreeSWITCH, %d calls handled here", len(channels),
+                 len(self.router.calls))
+
+
+def run(config, log_format="text"):
+    """``acd run``: start and serve until SIGTERM/SIGINT."""
+    import signal
+
+    daemon = Daemon(config).start()
+    log.info("acd daemon %s up: FreeSWITCH %s:%s, redis %s, http %s:%s", daemon.owner,
+             config.freeswitch.host, config.freeswitch.port, config.redis.url,
+             config.http.listen_host, daemon.http.server_port if daemon.http else "-")
+    gevent.signal_handler(signal.SIGTERM, daemon.stop)
+    gevent.signal_handler(signal.SIGINT, daemon.stop)
+    daemon.run_forever()
+    return 0

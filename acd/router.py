@@ -1,0 +1,553 @@
+"""Queue calls: from park to bridge, with fall-through, timeouts and overflow.
+
+Theory of operation
+-------------------
+The daemon feeds the router, from ONE greenlet, the facts FreeSWITCH reports (a caller parked,
+a leg hung up, a bridge ended, a digit pressed, a background originate finished) and a clock
+tick. The router keeps the calls *this* daemon owns (the caller's channel lives on its
+FreeSWITCH) in :class:`QueueCall` objects and everything shared in the Redis store:
+
+* A caller parks with ``acd_queue``: answered, music on hold, enqueued (``enqueued_at`` kept if it
+  was already queued -- a restarted daemon finds its callers again), then :meth:`dispatch`.
+* :meth:`dispatch` goes through the waiting callers of some queues best-scored first; for each it
+  asks the store for the best offerable agents of its queue (``candidates``, within the tier levels
+  the caller has reached), reserves atomically and originates the agent's phone with
+  ``originate_timeout`` = the ring timeout (ring-all: every reservable agent in one originate).
+* An answered originate bridges caller and agent; a failed one releases the agent with the
+  outcome mod_callcenter would give it (busy/rejected/no answer -> delays, max-no-answer ->
+  on-break) and the caller immediately falls through to the next agent it has not tried yet.
+* A caller who hangs up while agents ring has those legs cancelled (``uuid_kill ...
+  ORIGINATOR_CANCEL``) at once. A bridge that ends puts the agent into wrap-up.
+* :meth:`tick` promotes agents whose wrap-up/delay ended, renews this daemon's leases, releases
+  agents whose lease ran out (their daemon died), applies max-wait / no-agent / exit rules and
+  announcements, and dispatches again -- which also picks up agents freed by other daemons.
+
+Every decision is logged on one line through the ``acd.decisions`` logger.
+"""
+
+import logging
+import uuid as uuidlib
+
+import gevent
+
+from acd.core.model import (PROGRESSIVE, RING_ALL, CallState, Result, caller_score,
+                            classify_cause, max_level, ringing_mode)
+from acd.esl import commands as cmd
+from acd.esl import EslError, NotConnectedError
+
+log = logging.getLogger("acd.router")
+decisions = logging.getLogger("acd.decisions")
+
+#: Seconds a reservation or call lease lasts; renewed every tick while the call lives.
+LEASE = 30.0
+#: How many agents a ring-all originate rings at most.
+RING_ALL_MAX = 100
+#: A ring-progressively leg rings at most this many ring timeouts.
+PROGRESSIVE_STEPS = 3
+
+
+class QueueCall:
+    """One caller this daemon is handling."""
+
+    def __init__(self, uuid, queue, enqueued_at, priority=0, caller_number="", caller_name="",
+                 queue_since=None):
+        self.uuid = uuid
+        self.queue = queue
+        self.enqueued_at = enqueued_at
+        self.queue_since = enqueued_at if queue_since is None else queue_since
+        self.priority = priority
+        self.caller_number = caller_number
+        self.caller_name = caller_name
+        self.state = CallState.WAITING
+        self.offers = {}            # agent leg uuid -> agent id (phones ringing for this call)
+        self.tried = set()          # agents that failed this call since the last round
+        self.agent = None
+        self.agent_leg = None
+        self.answered_at = None
+        self.next_announce = None
+        self.next_position = None
+        self.next_progressive = None
+        self.no_agent_since = None
+
+    @property
+    def score(self):
+        return caller_score(self.enqueued_at, self.priority)
+
+    def __repr__(self):
+        return f"<QueueCall {self.uuid} {self.queue} {self.state.value}>"
+
+
+class Router:
+    def __init__(self, config, store, esl, owner, clock, post=None, observers=()):
+        self.config = config
+        self.store = store
+        self.esl = esl
+        self.owner = owner
+        self.clock = clock
+        self.post = post or (lambda fn, *args: fn(*args))
+        self.observers = list(observers)
+        self.calls = {}             # caller uuid -> QueueCall
+        self.legs = {}              # agent leg uuid -> (caller uuid, agent id)
+        self.leg_causes = {}        # agent leg uuid -> hangup cause seen on its CHANNEL_HANGUP
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _decide(self, what, call, agent="-", **details):
+        extra = " ".join(f"{k}={v}" for k, v in details.items())
+        decisions.info("%s call=%s queue=%s agent=%s %s", what, call.uuid if call else "-",
+                       call.queue if call else "-", agent, extra)
+        for observer in self.observers:
+            try:
+                observer(what, call, agent, details)
+            except Exception:  # an observer never breaks routing
+                log.exception("observer %r failed on %s", observer, what)
+
+    def _api(self, command):
+        try:
+            return self.esl.api(command)
+        except (EslError, NotConnectedError) as exc:
+            log.warning("api %s failed: %s", command.split(" ")[0], exc)
+            return f"-ERR {exc}"
+
+    def _sendmsg(self, raw):
+        try:
+            return self.esl.send(raw).data
+        except (EslError, NotConnectedError) as exc:
+            log.warning("sendmsg failed: %s", exc)
+            return f"-ERR {exc}"
+
+    def _moh(self, call):
+        queue = self.config.queue(call.queue)
+        sound = queue.moh_sound
+        loops = None if sound.startswith("local_stream://") else -1
+        self._sendmsg(cmd.sendmsg_execute(call.uuid, "playback", sound, loops=loops))
+
+    # -- callers ------------------------------------------------------------------------------
+
+    def on_park(self, event):
+        queue_name = event.get("variable_acd_queue")
+        uuid = event.uuid
+        if not queue_name or event.get("variable_acd_role") == "agent":
+            return
+        if uuid in self.calls or uuid in self.legs:
+            return  # a repeated fact
+        self.enqueue(uuid, queue_name, event.get("variable_acd_priority"),
+                     event.get("Caller-Caller-ID-Number", ""), event.get("Caller-Caller-ID-Name", ""),
+                     answered=event.get("Answer-State") == "answered")
+
+    def enqueue(self, uuid, queue_name, priority, caller_number, caller_name, answered=True):
+        queue = self.config.queue(queue_name)
+        if queue is None:
+            log.error("call %s asks for unknown queue %r: hanging up", uuid, queue_name)
+            self._api(cmd.uuid_kill(uuid, "NO_ROUTE_DESTINATION"))
+            return None
+        try:
+            priority = int(priority or 0)
+        except ValueError:
+            priority = 0
+        now = self.clock()
+        if not answered:
+            self._api(cmd.uuid_answer(uuid))
+        position = self.store.enqueue(uuid, queue.name, priority, now, owner=self.owner,
+                                      caller_number=caller_number, caller_name=caller_name)
+        stored = self.store.call(uuid) or {}
+        call = QueueCall(uuid, queue.name, stored.get("enqueued_at", now), priority,
+                         caller_number, caller_name, stored.get("queue_since"))
+        self.calls[uuid] = call
+        self._schedule_announcements(call, now)
+        self._moh(call)
+        self._decide("enqueue", call, position=position, priority=priority)
+        self.dispatch([queue.name])
+        return call
+
+    def _schedule_announcements(self, call, now):
+        queue = self.config.queue(call.queue)
+        call.next_announce = now + queue.announce_frequency if queue.announce_frequency else None
+        call.next_position = now + queue.announce_position if queue.announce_position else None
+
+    # -- dispatch -----------------------------------------------------------------------------
+
+    def dispatch(self, queues=None):
+        """Offer waiting callers of ``queues`` (all when None), best first."""
+        waiting = sorted((c for c in self.calls.values() if c.state is CallState.WAITING
+                          and (queues is None or c.queue in queues)), key=lambda c: c.score)
+        exhausted = {}  # queue -> highest level that had no offerable agent
+        now = self.clock()
+        for call in waiting:
+            queue = self.config.queue(call.queue)
+            level = max_level(queue.tier_rules_apply, queue.tier_rule_wait_second,
+                              now - call.queue_since)
+            top = exhausted.get(queue.name)
+            if top is not None and (top is True or (level is not None and level <= top)):
+                continue
+            if not self._offer(call, queue, level, now):
+                exhausted[queue.name] = True if level is None else level
+
+    def _offer(self, call, queue, level, now):
+        """Reserve agent(s) for ``call`` and ring them; False when nobody could be reserved."""
+        if ringing_mode(queue.strategy) == RING_ALL:
+            agents = [a for a in self.store.candidates(queue.name, level, RING_ALL_MAX)
+                      if self.store.reserve(a, call.uuid, queue.name, self.owner, now, LEASE)]
+        else:
+            agent = self._reserve_next(call, queue, level, now)
+            agents = [agent] if agent else []
+        if not agents:
+            return False
+        self._originate(call, queue, agents, now)
+        if ringing_mode(queue.strategy) == PROGRESSIVE:
+            call.next_progressive = now + queue.ring_timeout
+        return True
+
+    def _reserve_next(self, call, queue, level, now):
+        """The best offerable agent this caller has not tried in this round (hunt order)."""
+        for _ in range(2):
+            found = self.store.candidates(queue.name, level, len(call.tried) + 4)
+            fresh = [a for a in found if a not in call.tried and a not in call.offers.values()]
+            for agent in fresh:
+                if self.store.reserve(agent, call.uuid, queue.name, self.owner, now, LEASE):
+                    return agent
+            if fresh or not found or not call.tried:
+                return None
+            call.tried.clear()  # everyone was tried: start the round again
+        return None
+
+    def _ring_timeout(self, queue, agent_ids):
+        timeouts = [queue.ring_timeout]
+        for agent_id in agent_ids:
+            agent = self.config.agent(agent_id)
+            if agent is not None and agent.ring_timeout:
+                timeouts.append(agent.ring_timeout)
+        return max(timeouts) if len(agent_ids) > 1 else timeouts[-1]
+
+    def _originate(self, call, queue, agent_ids, now):
+        timeout = self._ring_timeout(queue, agent_ids)
+        if ringing_mode(queue.strategy) == PROGRESSIVE:
+            timeout *= PROGRESSIVE_STEPS
+        legs = {}
+        for agent_id in agent_ids:
+            leg = str(uuidlib.uuid4())
+            legs[leg] = agent_id
+            self.legs[leg] = (call.uuid, agent_id)
+            call.offers[leg] = agent_id
+            self.store.ringing(agent_id, call.uuid, leg, now, LEASE)
+        variables = {
+            "origination_caller_id_name": cmd.clean_caller_id(call.caller_name),
+            "origination_caller_id_number": cmd.clean_caller_id(call.caller_number),
+            "originate_timeout": int(timeout), "ignore_early_media": True,
+            "acd_role": "agent", "acd_call": call.uuid, "acd_queue_name": call.queue,
+        }
+        dial = cmd.dial_string(
+            [cmd.leg(self.config.agent(a).contact, {"origination_uuid": leg, "acd_agent": a})
+             for leg, a in legs.items()], variables)
+        call.state = CallState.OFFERING
+        for leg, agent_id in legs.items():
+            self._decide("offer", call, agent_id, leg=leg, ring_timeout=int(timeout),
+                         strategy=queue.strategy)
+        try:
+            job = self.esl.bgapi(cmd.originate(dial))
+        except (EslError, NotConnectedError) as exc:
+            self.post(self.on_job, call.uuid, legs, None, str(exc))
+            return
+        gevent.spawn(self._await_job, job, call.uuid, legs, timeout)
+
+    def _await_job(self, job, call_uuid, legs, timeout):
+        try:
+            result = job.get(timeout=timeout + 60)
+        except gevent.Timeout:
+            self.post(self.on_job, call_uuid, legs, None, "no job result")
+        except Exception as exc:  # connection lost: the resync after reconnect settles it
+            self.post(self.on_job, call_uuid, legs, None, str(exc))
+        else:
+            self.post(self.on_job, call_uuid, legs, result, None)
+
+    # -- offer results ------------------------------------------------------------------------
+
+    def on_job(self, call_uuid, legs, result, error):
+        now = self.clock()
+        call = self.calls.get(call_uuid)
+        winner = result.value if result is not None and result.ok else None
+        if winner in legs and self.legs.get(winner) == (call_uuid, legs[winner]):
+            self._answered(call_uuid, call, winner, legs[winner], now)
+        for leg, agent_id in legs.items():
+            if leg == winner or self.legs.get(leg) != (call_uuid, agent_id):
+                continue  # the winner, or an offer already settled
+            cause = self.leg_causes.pop(leg, None) or (
+                "LOSE_RACE" if winner else (result.cause if result is not None else "ORIGINATOR_CANCEL"))
+            outcome = "cancelled" if result is None else classify_cause(cause)
+            self._settle_offer(call_uuid, call, leg, agent_id, outcome, now, cause or error)
+        if call is not None and call.state is CallState.OFFERING and not call.offers:
+            call.state = CallState.WAITING
+        self.dispatch()
+
+    def _settle_offer(self, call_uuid, call, leg, agent_id, outcome, now, cause):
+        self.legs.pop(leg, None)
+        if call is not None:
+            call.offers.pop(leg, None)
+            if outcome != "cancelled":
+                call.tried.add(agent_id)
+        _, _, status = self.store.release(agent_id, call_uuid, outcome, now)
+        decisions.info("offer-failed call=%s queue=%s agent=%s cause=%s outcome=%s agent_status=%s",
+                       call_uuid, call.queue if call else "-", agent_id, cause, outcome, status)
+
+    def _answered(self, call_uuid, call, leg, agent_id, now):
+        if call is None or call.state is not CallState.OFFERING:
+            # the caller is gone: the agent answered a call that no longer exists
+            self._api(cmd.uuid_kill(leg, "NORMAL_CLEARING"))
+            self.legs.pop(leg, None)
+            self.store.release(agent_id, call_uuid, "cancelled", now)
+            decisions.info("answered-too-late call=%s queue=- agent=%s", call_uuid, agent_id)
+            return
+        self._api(cmd.uuid_break(call.uuid, all_=True))
+        reply = self._api(cmd.uuid_bridge(call.uuid, leg))
+        if not reply.startswith("+OK"):
+            self._decide("bridge-failed", call, agent_id, reply=reply.strip().replace(" ", "_"))
+            self._api(cmd.uuid_kill(leg, "NORMAL_CLEARING"))
+            self._settle_offer(call_uuid, call, leg, agent_id, "cancelled", now, "BRIDGE_FAILED")
+            return
+        call.offers.pop(leg, None)
+        for other_leg in list(call.offers):  # ring-progressively: the others stop ringing
+            self._api(cmd.uuid_kill(other_leg, "ORIGINATOR_CANCEL"))
+        call.state = CallState.BRIDGED
+        call.agent, call.agent_leg, call.answered_at = agent_id, leg, now
+        self.store.answered(agent_id, call.uuid, now, LEASE)
+        self.store.leave_queue(call.uuid, call.queue)
+        self.store.update_call(call.uuid, state="bridged", agent=agent_id, agent_leg=leg,
+                               answered_at=now)
+        self._decide("bridge", call, agent_id, leg=leg, wait=round(now - call.enqueued_at, 3))
+
+    # -- channel facts ------------------------------------------------------------------------
+
+    def on_hangup(self, event):
+        uuid = event.uuid
+        cause = event.get("Hangup-Cause", "")
+        now = self.clock()
+        if uuid in self.legs:
+            self.leg_causes[uuid] = cause
+            call = self.calls.get(self.legs[uuid][0])
+            if call is not None and call.agent_leg == uuid:
+                self._end_bridge(call, now, "agent hung up")
+            return
+        call = self.calls.get(uuid)
+        if call is None:
+            return
+        if call.state is CallState.BRIDGED:
+            self._end_bridge(call, now, "caller hung up")
+        else:
+            self._cancel_offers(call)
+            self._finish(call, Result.ABANDONED, now)
+
+    def on_unbridge(self, event):
+        call = self.calls.get(event.uuid)
+        if call is not None and call.state is CallState.BRIDGED:
+            self._end_bridge(call, self.clock(), "unbridged")
+
+    def on_dtmf(self, event):
+        call = self.calls.get(event.uuid)
+        if call is None or call.state not in (CallState.WAITING, CallState.OFFERING):
+            return
+        queue = self.config.queue(call.queue)
+        if queue.exit_key and event.get("DTMF-Digit") == queue.exit_key:
+            self._decide("exit-key", call, digit=queue.exit_key)
+            self._leave(call, queue.exit_action, Result.EXITED, self.clock())
+
+    def _cancel_offers(self, call):
+        for leg in list(call.offers):
+            self._api(cmd.uuid_kill(leg, "ORIGINATOR_CANCEL"))
+
+    def _end_bridge(self, call, now, why):
+        if call.state is not CallState.BRIDGED:
+            return
+        self.legs.pop(call.agent_leg, None)
+        self.leg_causes.pop(call.agent_leg, None)
+        changed, state, _ = self.store.release(call.agent, call.uuid, "ended", now)
+        self._decide("call-ended", call, call.agent, why=why.replace(" ", "-"),
+                     talk=round(now - (call.answered_at or now), 3), agent_state=state)
+        self._finish(call, Result.ANSWERED, now)
+        self.dispatch(self._queues_of(call.agent))
+
+    def _finish(self, call, result, now):
+        call.state = CallState.DONE
+        self.calls.pop(call.uuid, None)
+        self.store.end_call(call.uuid, call.queue)
+        self._decide("done", call, call.agent or "-", result=result.value,
+                     wait=round((call.answered_at or now) - call.enqueued_at, 3))
+
+    def _queues_of(self, agent_id):
+        return [q.name for q, _ in self.config.queues_of(agent_id)]
+
+    # -- leaving the queue --------------------------------------------------------------------
+
+    def _leave(self, call, action, result, now):
+        """Run an overflow / exit action: another queue, a transfer or a hangup."""
+        self._cancel_offers(call)
+        if action is None:
+            return
+        if action.kind == "queue":
+            self._api(cmd.uuid_break(call.uuid, all_=True))
+            old = call.queue
+            self.store.move_call(call.uuid, old, action.target, now, call.priority)
+            call.queue, call.queue_since, call.tried = action.target, now, set()
+            call.no_agent_since = None
+            if not call.offers:
+                call.state = CallState.WAITING
+            self._schedule_announcements(call, now)
+            self._moh(call)
+            self._decide("overflow", call, from_queue=old, result=result.value)
+            self.dispatch([action.target])
+            return
+        if action.kind == "transfer":
+            dest, *rest = action.target.split()
+            self._api(cmd.uuid_transfer(call.uuid, dest, *(rest + ["XML", "default"])[:2]))
+        else:
+            self._api(cmd.uuid_kill(call.uuid, action.target or "NORMAL_CLEARING"))
+        self._finish(call, result, now)
+
+    # -- time ---------------------------------------------------------------------------------
+
+    def tick(self):
+        now = self.clock()
+        ready = self.store.promote(now)
+        self._renew(now)
+        for agent_id, call_uuid in self.store.expired_leases(now):
+            if any(agent_id == a for _, a in self.legs.values()):
+                continue  # ours and alive: renewed below next tick
+            self.store.release(agent_id, call_uuid, "lease_expired", now)
+            decisions.info("lease-expired call=%s queue=- agent=%s", call_uuid, agent_id)
+        for call in list(self.calls.values()):
+            self._call_timers(call, now)
+        self.dispatch()
+        return ready
+
+    def _renew(self, now):
+        agents = [a for _, a in self.legs.values()]
+        agents += [c.agent for c in self.calls.values() if c.state is CallState.BRIDGED]
+        self.store.renew(sorted(set(agents)), now, LEASE)
+
+    def _call_timers(self, call, now):
+        if call.state not in (CallState.WAITING, CallState.OFFERING):
+            return
+        queue = self.config.queue(call.queue)
+        waited = now - call.queue_since
+        if queue.max_wait_time and waited >= queue.max_wait_time:
+            self._decide("max-wait", call, waited=round(waited, 1))
+            self._leave(call, queue.overflow, Result.OVERFLOWED if queue.overflow else Result.TIMED_OUT,
+                        now)
+            if queue.overflow is None:
+                self._api(cmd.uuid_kill(call.uuid, "NORMAL_CLEARING"))
+                self._finish(call, Result.TIMED_OUT, now)
+            return
+        if queue.max_wait_time_with_no_agent and self._no_agent_timeout(call, queue, now):
+            return
+        if call.next_announce and now >= call.next_announce and queue.announce_sound:
+            call.next_announce = now + queue.announce_frequency
+            self._announce(call, [queue.announce_sound])
+        if call.next_position and now >= call.next_position:
+            call.next_position = now + queue.announce_position
+            position = self.store.position(call.uuid, call.queue) or 1
+            self._announce(call, ["ivr/ivr-you_are_number.wav", f"digits/{position}.wav"])
+        if (call.next_progressive and call.state is CallState.OFFERING
+                and now >= call.next_progressive):
+            call.next_progressive = now + queue.ring_timeout
+            agent = self._reserve_next(call, queue, max_level(
+                queue.tier_rules_apply, queue.tier_rule_wait_second, waited), now)
+            if agent:
+                self._originate(call, queue, [agent], now)
+
+    def _no_agent_timeout(self, call, queue, now):
+        staffed = any((self.store.agent(t.agent) or {}).get("status") == "available"
+                      for t in queue.tiers)
+        if staffed:
+            call.no_agent_since = None
+            return False
+        if call.no_agent_since is None:
+            call.no_agent_since = now
+        if now - call.no_agent_since < queue.max_wait_time_with_no_agent:
+            return False
+        self._decide("no-agent", call, waited=round(now - call.no_agent_since, 1))
+        if queue.overflow is not None:
+            self._leave(call, queue.overflow, Result.OVERFLOWED, now)
+        else:
+            self._api(cmd.uuid_kill(call.uuid, "NORMAL_CLEARING"))
+            self._finish(call, Result.TIMED_OUT, now)
+        return True
+
+    def _announce(self, call, sounds):
+        if call.state is not CallState.WAITING:
+            return
+        self._api(cmd.uuid_break(call.uuid, all_=True))
+        for sound in sounds:
+            self._sendmsg(cmd.sendmsg_execute(call.uuid, "playback", sound))
+        self._moh(call)
+
+    # -- after a restart or a reconnect ---------------------------------------------------------
+
+    def resync(self, channels):
+        """Rebuild this daemon's view from FreeSWITCH's live channels (``{uuid: row}`` of ``show
+        channels as json``) and Redis: resume queued and bridged callers with their place and
+        wait, free agents whose offer or call died while we were away, adopt parked callers we
+        never saw."""
+        now = self.clock()
+        for uuid in self.store.live_calls():
+            stored = self.store.call(uuid)
+            if stored and stored.get("owner") == self.owner:
+                self._resync_call(uuid, stored, channels, now)
+        for call in list(self.calls.values()):
+            if call.uuid not in channels:  # its hangup happened while we could not see it
+                if call.state is CallState.BRIDGED:
+                    self._end_bridge(call, now, "gone while away")
+                else:
+                    self._finish(call, Result.ABANDONED, now)
+        for agent in self.store.agents():
+            if agent.get("owner") == self.owner and agent.get("call"):
+                self._resync_agent(agent, channels, now)
+        for uuid, row in channels.items():
+            if uuid not in self.calls and uuid not in self.legs and row.get("application") == "park":
+                self._adopt(uuid, row)
+        self.dispatch()
+
+    def _resync_call(self, uuid, stored, channels, now):
+        queue = stored.get("queue", "")
+        if uuid not in channels:
+            if stored.get("state") == "bridged" and stored.get("agent"):
+                self.store.release(stored["agent"], uuid, "ended", now)
+            self.store.end_call(uuid, queue)
+            decisions.info("gone-while-away call=%s queue=%s agent=%s", uuid, queue,
+                           stored.get("agent", "-"))
+            return
+        if uuid in self.calls or self.config.queue(queue) is None:
+            return
+        call = QueueCall(uuid, queue, stored["enqueued_at"], int(stored.get("priority") or 0),
+                         stored.get("caller_number", ""), stored.get("caller_name", ""),
+                         float(stored["queue_since"]) if stored.get("queue_since") else None)
+        leg = stored.get("agent_leg", "")
+        if stored.get("state") == "bridged" and leg in channels:
+            call.state = CallState.BRIDGED
+            call.agent, call.agent_leg = stored.get("agent"), leg
+            call.answered_at = stored.get("answered_at")
+            self.legs[leg] = (uuid, call.agent)
+        self.calls[uuid] = call
+        self._schedule_announcements(call, now)
+        self._decide("resume", call, call.agent or "-", state=call.state.value,
+                     waited=round(now - call.enqueued_at, 1))
+
+    def _resync_agent(self, agent, channels, now):
+        leg, call_uuid = agent.get("leg", ""), agent["call"]
+        if leg and leg in self.legs:
+            return  # tracked: a resumed bridge
+        if leg and leg in channels:  # still ringing, but its originate's result is lost to us
+            self._api(cmd.uuid_kill(leg, "ORIGINATOR_CANCEL"))
+        outcome = "ended" if agent.get("state") == "in-call" else "cancelled"
+        self.store.release(agent["id"], call_uuid, outcome, now)
+        decisions.info("released-after-restart call=%s queue=- agent=%s outcome=%s",
+                       call_uuid, agent["id"], outcome)
+
+    def _adopt(self, uuid, row):
+        queue = self._api(cmd.uuid_getvar(uuid, "acd_queue"))
+        if not queue or queue.startswith("-ERR") or queue == "_undef_":
+            return
+        if self._api(cmd.uuid_getvar(uuid, "acd_role")) == "agent":
+            return
+        priority = self._api(cmd.uuid_getvar(uuid, "acd_priority"))
+        self.enqueue(uuid, queue, "0" if priority == "_undef_" else priority,
+                     row.get("cid_num", ""), row.get("cid_name", ""),
+                     answered=row.get("callstate") == "ACTIVE")

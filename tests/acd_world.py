@@ -1,0 +1,174 @@
+"""A small call center for daemon tests: the simulator (as FreeSWITCH), a private Redis, acd
+daemons in this process, and a *driver* ESL connection that plays the outside world: it sends
+callers in with ``originate loopback/...`` and watches what FreeSWITCH reports about the agents'
+phones. Tests assert on what FreeSWITCH and Redis show, never on the daemon's internals.
+"""
+
+import collections
+import itertools
+
+import gevent
+import gevent.queue
+import redis
+import yaml
+
+from acd.config import parse_config
+from acd.daemon import Daemon
+from acd.esl import EslClient
+from acd.sim.process import SimProcess
+from acd.store import Store
+
+#: The agents' phones: ids 2001-2009 answer quickly, others fail in every way.
+PHONES = {
+    "2001": {"answer-after": 0.3}, "2002": {"answer-after": 0.3}, "2003": {"answer-after": 0.3},
+    "2004": {"answer-after": 0.3}, "2005": {"answer-after": 0.3}, "2006": {"answer-after": 0.3},
+    "2101": {"answer-after": "never"},                       # rings until the ring timeout
+    "2102": {"respond": "USER_BUSY"},
+    "2103": {"respond": "CALL_REJECTED", "after": 0.2},
+    "2104": {"registered": False},
+}
+
+_callers = itertools.count(1)
+
+
+def sim_config(queues):
+    dialplan = {f"5{n:03d}": [["set", f"acd_queue={q}"], ["answer"], ["park"]]
+                for n, q in enumerate(queues)}
+    dialplan["9000"] = [["answer"], ["playback", "ivr/voicemail.wav"], ["hangup"]]
+    return {"password": "ClueCon", "heartbeat": 20, "users": dict(PHONES), "dialplan": dialplan,
+            "sounds": {"default": 0.2}}
+
+
+class World:
+    def __init__(self, tmp_path, redis_url, queues, agents=None, **defaults):
+        """``queues``: {name: {settings + "tiers": [agent ids or dicts]}}; ``agents``:
+        {id: settings}; agent defaults: contact user/<id>, wrap-up 0, quick delays."""
+        self.tmp_path = tmp_path
+        self.redis_url = redis_url
+        self.queue_names = list(queues)
+        path = tmp_path / "sim.yaml"
+        path.write_text(yaml.safe_dump(sim_config(self.queue_names)))
+        self.sim = SimProcess(path, password="ClueCon").start()
+        agent_ids = sorted({a if isinstance(a, str) else a["agent"]
+                            for q in queues.values() for a in q.get("tiers", [])} | set(agents or {}))
+        agent_defaults = {"wrap-up-time": 0, "reject-delay-time": 0, "busy-delay-time": 0,
+                          "no-answer-delay-time": 0, "max-no-answer": 0}
+        agent_defaults.update(defaults)
+        self.data = {
+            "freeswitch": {"host": "127.0.0.1", "port": self.sim.port, "password": "ClueCon",
+                           "command-timeout": 5},
+            "redis": {"url": redis_url, "prefix": "acd"},
+            "http": {"listen": "127.0.0.1:0", "admin-token": "test-token"},
+            "agents": [dict(agent_defaults, id=a, name=f"Agent {a}", contact=f"user/{a}",
+                            **(agents or {}).get(a, {})) for a in agent_ids],
+            "queues": [dict({"ring-timeout": 2}, name=name, **{
+                k: v for k, v in q.items() if k != "tiers"},
+                tiers=[{"agent": t} if isinstance(t, str) else t for t in q.get("tiers", [])])
+                for name, q in queues.items()],
+        }
+        self.config = parse_config(self.data, source="test.yaml")
+        self.store = Store(redis.Redis.from_url(redis_url, decode_responses=True), "acd")
+        self.daemons = []
+        self.driver = EslClient("127.0.0.1", self.sim.port, "ClueCon", command_timeout=10)
+        self.driver.connect()
+        self.events = gevent.queue.Queue()
+        self.seen = []
+        names = ("CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_BRIDGE", "CHANNEL_HANGUP",
+                 "CHANNEL_PARK")
+        for name in names:
+            self.driver.register_handle(name, self.events.put)
+        self.driver.subscribe(*names)
+
+    def daemon(self, owner=None, **kw):
+        daemon = Daemon(self.config, owner=owner or f"test-{len(self.daemons)}", tick=0.1,
+                        http=False, **kw)
+        daemon.start(wait_connected=10)
+        self.daemons.append(daemon)
+        return daemon
+
+    def close(self):
+        for daemon in self.daemons:
+            daemon.stop()
+        self.driver.stop()
+        self.sim.stop()
+
+    # -- the outside world --------------------------------------------------------------------
+
+    def call(self, queue, number=None, name="Caller", priority=None):
+        """A caller dials the queue's number; returns the caller's (the -b leg's) uuid."""
+        number = number or f"+49301234{next(_callers):04d}"
+        extension = f"5{self.queue_names.index(queue):03d}"
+        variables = f"origination_caller_id_number={number},origination_caller_id_name={name}"
+        if priority is not None:
+            variables += f",acd_priority={priority}"
+        result = self.driver.bgapi(f"originate {{{variables}}}loopback/{extension} &park()"
+                                   ).wait_result(10)
+        assert result.ok, result
+        park = self.wait(lambda e: e.name == "CHANNEL_PARK"
+                         and e.get("variable_other_loopback_leg_uuid") == result.value)
+        return park.uuid
+
+    def wait(self, predicate, timeout=10.0, what="event"):
+        for event in self.seen:
+            if predicate(event):
+                return event
+        with gevent.Timeout(timeout, AssertionError(f"no {what} within {timeout} s")):
+            while True:
+                event = self.events.get()
+                self.seen.append(event)
+                if predicate(event):
+                    return event
+
+    def collect(self, seconds):
+        """Let ``seconds`` pass, gathering events."""
+        with gevent.Timeout(seconds, False):
+            while True:
+                self.seen.append(self.events.get())
+        return self.seen
+
+    def rang(self, agent_id, timeout=10.0):
+        """Wait until the agent's phone is called; returns its CHANNEL_CREATE."""
+        return self.wait(lambda e: e.name == "CHANNEL_CREATE"
+                         and e.get("variable_acd_agent") == agent_id, timeout, f"ring on {agent_id}")
+
+    def rings(self):
+        """Agents whose phones were called, in order."""
+        return [e["variable_acd_agent"] for e in self.seen
+                if e.name == "CHANNEL_CREATE" and e.get("variable_acd_agent")]
+
+    def bridged(self, caller, timeout=10.0):
+        """Wait for the caller's bridge; returns the agent id it was bridged to."""
+        bridge = self.wait(lambda e: e.name == "CHANNEL_BRIDGE"
+                           and e.get("Bridge-A-Unique-ID") == caller, timeout, f"bridge of {caller}")
+        leg = bridge["Bridge-B-Unique-ID"]
+        created = self.wait(lambda e: e.name == "CHANNEL_CREATE" and e.uuid == leg)
+        return created["variable_acd_agent"]
+
+    def hangup(self, uuid, cause="NORMAL_CLEARING"):
+        return self.driver.api(f"uuid_kill {uuid} {cause}")
+
+    def hung_up(self, uuid, timeout=10.0):
+        return self.wait(lambda e: e.name == "CHANNEL_HANGUP" and e.uuid == uuid, timeout,
+                         f"hangup of {uuid}")
+
+    def agent(self, agent_id):
+        return self.store.agent(agent_id)
+
+    def wait_agent(self, agent_id, timeout=10.0, **expected):
+        """Wait until the agent's hash in Redis shows ``expected`` values."""
+        with gevent.Timeout(timeout, False):
+            while True:
+                agent = self.agent(agent_id) or {}
+                if all(agent.get(k) == v for k, v in expected.items()):
+                    return agent
+                gevent.sleep(0.05)
+        raise AssertionError(f"agent {agent_id} never showed {expected}: {self.agent(agent_id)}")
+
+    def legs_by_agent(self):
+        """Agent id -> list of (CHANNEL_CREATE, CHANNEL_HANGUP or None) of its legs."""
+        legs = collections.defaultdict(list)
+        hangups = {e.uuid: e for e in self.seen if e.name == "CHANNEL_HANGUP"}
+        for e in self.seen:
+            if e.name == "CHANNEL_CREATE" and e.get("variable_acd_agent"):
+                legs[e["variable_acd_agent"]].append((e, hangups.get(e.uuid)))
+        return legs
