@@ -53,7 +53,7 @@ class World:
                             for q in queues.values() for a in q.get("tiers", [])} | set(agents or {}))
         agent_defaults = {"wrap-up-time": 0, "reject-delay-time": 0, "busy-delay-time": 0,
                           "no-answer-delay-time": 0, "max-no-answer": 0}
-        agent_defaults.update(defaults)
+        agent_defaults.update({k.replace("_", "-"): v for k, v in defaults.items()})
         self.data = {
             "freeswitch": {"host": "127.0.0.1", "port": self.sim.port, "password": "ClueCon",
                            "command-timeout": 5},
@@ -131,8 +131,14 @@ class World:
         return self.wait(lambda e: e.name == "CHANNEL_CREATE"
                          and e.get("variable_acd_agent") == agent_id, timeout, f"ring on {agent_id}")
 
+    def drain(self):
+        """Take in the events that already arrived."""
+        while not self.events.empty():
+            self.seen.append(self.events.get())
+
     def rings(self):
         """Agents whose phones were called, in order."""
+        self.drain()
         return [e["variable_acd_agent"] for e in self.seen
                 if e.name == "CHANNEL_CREATE" and e.get("variable_acd_agent")]
 
@@ -166,6 +172,7 @@ class World:
 
     def legs_by_agent(self):
         """Agent id -> list of (CHANNEL_CREATE, CHANNEL_HANGUP or None) of its legs."""
+        self.drain()
         legs = collections.defaultdict(list)
         hangups = {e.uuid: e for e in self.seen if e.name == "CHANNEL_HANGUP"}
         for e in self.seen:

@@ -36,3 +36,212 @@ def test_caller_is_answered_by_an_agent_and_the_agent_wraps_up(world_factory):
     assert agent["idle_since"] == pytest.approx(ended + 1)
     world.wait_agent("2001", state="waiting", timeout=3)
     assert world.store.call(caller) is None
+
+
+T = 1_800_000_000.0
+
+
+def stagger_idle(world, agents_oldest_first):
+    """Give agents distinct idle times before the daemon starts (the daemon keeps them)."""
+    from acd.store import TierRef
+    store = world.store
+    store.tiers_of = lambda agent_id: [TierRef(q.name, q.strategy, t.level, t.position)
+                                       for q, t in world.config.queues_of(agent_id)]
+    now = __import__("time").time()
+    for i, agent_id in enumerate(agents_oldest_first):
+        store.sync_agent(agent_id, {}, "available", now - 100 + i)
+
+
+def test_longest_idle_agent_gets_the_call(world_factory):
+    world = world_factory({"support": {"strategy": "longest-idle-agent",
+                                       "tiers": ["2001", "2002", "2003"]}})
+    stagger_idle(world, ["2002", "2003", "2001"])
+    world.daemon()
+    first = world.call("support")
+    assert world.bridged(first) == "2002"
+    second = world.call("support")
+    assert world.bridged(second) == "2003"
+    world.hangup(first)
+    world.wait_agent("2002", state="waiting")
+    third = world.call("support")
+    assert world.bridged(third) == "2001"   # idle longer than 2002, who just finished a call
+    assert world.rings() == ["2002", "2003", "2001"]
+
+
+def test_top_down_rings_in_tier_order_every_time(world_factory):
+    world = world_factory({"support": {"strategy": "top-down", "tiers": [
+        {"agent": "2003", "position": 1}, {"agent": "2001", "position": 2},
+        {"agent": "2002", "position": 3}]}})
+    stagger_idle(world, ["2002", "2001", "2003"])
+    world.daemon()
+    first = world.call("support")
+    assert world.bridged(first) == "2003"
+    world.hangup(first)
+    world.wait_agent("2003", state="waiting")
+    second = world.call("support")
+    assert world.bridged(second) == "2003"
+    third = world.call("support")
+    assert world.bridged(third) == "2001"
+
+
+def test_ring_all_rings_every_phone_and_the_first_answer_wins(world_factory):
+    world = world_factory({"group": {"strategy": "ring-all", "tiers": ["2101", "2001", "2102"]}},
+                          {"2001": {}})
+    world.daemon()
+    caller = world.call("group")
+    assert world.bridged(caller) == "2001"
+    assert sorted(world.rings()) == ["2001", "2101", "2102"]
+    legs = world.legs_by_agent()
+    loser = legs["2101"][0][0]
+    assert world.hung_up(loser.uuid)["Hangup-Cause"] == "LOSE_RACE"
+    world.wait_agent("2101", state="waiting")
+    assert world.agent("2101")["no_answer_count"] == 0  # losing a race is not a missed call
+    assert world.agent("2001")["state"] == "in-call"
+
+
+def test_hunt_group_falls_through_on_no_answer_busy_reject(world_factory):
+    world = world_factory({"hunt": {"strategy": "sequentially-by-agent-order", "ring-timeout": 1,
+                                    "tiers": [{"agent": "2101", "position": 1},
+                                              {"agent": "2102", "position": 2},
+                                              {"agent": "2103", "position": 3},
+                                              {"agent": "2104", "position": 4},
+                                              {"agent": "2001", "position": 5}]}},
+                          busy_delay_time=60, reject_delay_time=30, no_answer_delay_time=20)
+    world.daemon()
+    started = gevent.get_hub().loop.now()
+    caller = world.call("hunt")
+    assert world.bridged(caller, timeout=15) == "2001"
+    assert world.rings() == ["2101", "2102", "2103", "2001"]  # 2104 has no registered phone:
+    # its originate fails without creating a channel
+    assert gevent.get_hub().loop.now() - started < 6
+    no_answer = world.agent("2101")
+    assert no_answer["no_answer_count"] == 1 and no_answer["ready_at"] > no_answer.get("idle_since", 0)
+    busy, rejected, unregistered = world.agent("2102"), world.agent("2103"), world.agent("2104")
+    assert busy["ready_at"] - __import__("time").time() > 50            # busy-delay-time 60
+    assert 20 < rejected["ready_at"] - __import__("time").time() <= 30  # reject-delay-time 30
+    assert unregistered["ready_at"] - __import__("time").time() <= 5    # short delay
+    for agent in (no_answer, busy, rejected, unregistered):
+        assert agent["state"] == "waiting" and agent["status"] == "available"
+
+
+def test_max_no_answer_puts_the_agent_on_break(world_factory):
+    world = world_factory({"support": {"ring-timeout": 1, "tiers": ["2101"]}},
+                          {"2101": {"max-no-answer": 2}})
+    world.daemon()
+    world.call("support")
+    world.wait_agent("2101", status="on-break", timeout=10)
+    assert world.rings() == ["2101", "2101"]
+    assert world.agent("2101")["no_answer_count"] == 2
+
+
+def test_abandon_while_ringing_cancels_the_agent_leg(world_factory):
+    world = world_factory({"support": {"ring-timeout": 20, "tiers": ["2101"]}})
+    world.daemon()
+    caller = world.call("support")
+    leg = world.rang("2101")
+    world.hangup(caller)
+    killed = gevent.get_hub().loop.now()
+    hangup = world.hung_up(leg.uuid, timeout=2)
+    assert gevent.get_hub().loop.now() - killed < 1.0
+    assert hangup["Hangup-Cause"] == "ORIGINATOR_CANCEL"
+    agent = world.wait_agent("2101", state="waiting")
+    assert agent["no_answer_count"] == 0 and agent["status"] == "available"
+    assert world.store.call(caller) is None
+
+
+def test_overflow_after_max_wait(world_factory):
+    world = world_factory({"support": {"max-wait-time": 1, "overflow": {"queue": "sales"},
+                                       "tiers": ["2101"]},
+                           "sales": {"tiers": ["2001"]}},
+                          {"2101": {"status": "on-break"}})
+    world.daemon()
+    caller = world.call("support")
+    started = gevent.get_hub().loop.now()
+    assert world.bridged(caller) == "2001"
+    assert 0.9 < gevent.get_hub().loop.now() - started < 3
+
+
+def test_exit_key_leaves_the_queue(world_factory):
+    world = world_factory({"support": {"exit-key": "0", "exit-action": {"transfer": "9000 XML default"},
+                                       "tiers": ["2101"]}}, {"2101": {"status": "on-break"}})
+    world.daemon()
+    caller = world.call("support")
+    assert world.driver.api(f"uuid_recv_dtmf {caller} 0").startswith("+OK")
+    world.hung_up(caller)  # 9000 plays a message and hangs up
+    assert world.store.call(caller) is None
+    assert world.store.waiting_count("support") == 0
+
+
+def test_tier_levels_open_after_the_wait(world_factory):
+    world = world_factory({"support": {"tier-rules-apply": True, "tier-rule-wait-second": 2,
+                                       "tiers": [{"agent": "2101", "level": 1},
+                                                 {"agent": "2001", "level": 2}]}},
+                          {"2101": {"status": "on-break"}})
+    world.daemon()
+    started = gevent.get_hub().loop.now()
+    caller = world.call("support")
+    assert world.bridged(caller) == "2001"
+    assert gevent.get_hub().loop.now() - started >= 1.9
+
+
+def test_agent_shared_by_two_queues_takes_the_longest_waiting_caller(world_factory):
+    world = world_factory({"support": {"tiers": ["2001"]}, "sales": {"tiers": ["2001"]}},
+                          {"2001": {"status": "on-break"}})
+    daemon = world.daemon()
+    first = world.call("sales")
+    second = world.call("support")
+    world.call("sales")
+    daemon.service.set_agent_status("2001", "available")
+    assert world.bridged(first) == "2001"
+    world.hangup(first)
+    assert world.bridged(second) == "2001"
+
+
+def test_restart_keeps_parked_callers_in_place(world_factory):
+    world = world_factory({"support": {"tiers": ["2001"]}}, {"2001": {"status": "on-break"}})
+    daemon = world.daemon(owner="box-1")
+    first = world.call("support")
+    second = world.call("support")
+    enqueued = world.store.call(first)["enqueued_at"]
+    daemon.stop()                                   # acd goes away; callers stay parked
+    world.daemons.remove(daemon)
+    third = world.call("support")                   # arrives while acd is down
+    world.daemon(owner="box-1")
+    with gevent.Timeout(5, AssertionError("the caller who came while acd was down was not adopted")):
+        while world.store.waiting_count("support") < 3:
+            gevent.sleep(0.05)
+    assert world.store.call(first)["enqueued_at"] == enqueued
+    assert [u for u, _ in world.store.waiting("support")] == [first, second, third]
+    again = world.daemons[-1]
+    again.service.set_agent_status("2001", "available")
+    assert world.bridged(first) == "2001"
+
+
+def test_two_daemons_on_one_redis_never_offer_one_agent_twice(world_factory, tmp_path):
+    agents = ["2001", "2002", "2003"]
+    one = world_factory({"support": {"tiers": agents}})
+    two = World(tmp_path / "w3", one.redis_url, {"support": {"tiers": agents}})  # another FreeSWITCH
+    try:
+        one.daemon(owner="box-1")
+        two.daemon(owner="box-2")
+        callers = []
+        for n in range(6):
+            callers.append((one, one.call("support")))
+            callers.append((two, two.call("support")))
+        one.collect(2)
+        two.collect(0.5)
+        active = {}
+        for world in (one, two):
+            for event in world.seen:
+                agent = event.get("variable_acd_agent")
+                if agent and event.name in ("CHANNEL_CREATE", "CHANNEL_HANGUP"):
+                    active.setdefault(agent, []).append(
+                        (event["Event-Date-Timestamp"], 1 if event.name == "CHANNEL_CREATE" else -1))
+        for agent, changes in active.items():
+            level = 0
+            for _, delta in sorted(changes):
+                level += delta
+                assert level <= 1, f"agent {agent} had two calls at once"
+        assert sum(1 for w in (one, two) for e in w.seen if e.name == "CHANNEL_BRIDGE") == 3
+    finally:
+        two.close()
