@@ -56,7 +56,78 @@ def _run_sim(args):
     return serve_forever(host, port, config)
 
 
-COMMANDS = [_add_sim]
+def _add_check_config(sub):
+    p = sub.add_parser(
+        "check-config",
+        help="validate the daemon's config file (acd.yaml)",
+        description="Validate acd.yaml without starting anything. Prints 'FILE: OK (N agents, "
+        "M queues)' and exits 0, or every problem as 'FILE: key.path: problem' on stderr and "
+        "exits 1. Warnings ('FILE: warning: ...') go to stderr and do not fail the check. "
+        "Secrets (ESL password, admin token) are never printed.")
+    p.add_argument("file", nargs="?", metavar="FILE", default=_env("ACD_CONFIG", None),
+                   help="the config file (env ACD_CONFIG)")
+    p.set_defaults(func=_run_check_config)
+
+
+def _run_check_config(args):
+    from acd.config import ConfigError, load_config
+
+    if not args.file:
+        print("acd check-config: no config file given (argument FILE or env ACD_CONFIG)",
+              file=sys.stderr)
+        return 2
+    try:
+        config = load_config(args.file)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    for warning in config.warnings:
+        print(warning, file=sys.stderr)
+    agents, queues = len(config.agents), len(config.queues)
+    print(f"{args.file}: OK ({agents} agent{'s' * (agents != 1)}, "
+          f"{queues} queue{'s' * (queues != 1)})")
+    return 0
+
+
+def _add_run(sub):
+    p = sub.add_parser(
+        "run", help="run the ACD daemon (ESL + Redis + HTTP)",
+        description="Run the ACD daemon: connects to FreeSWITCH's event socket and to Redis, "
+        "serves the HTTP API, and logs one line per routing decision to stdout.")
+    p.add_argument("--config", default=_env("ACD_CONFIG", None),
+                   help="the config file (env ACD_CONFIG)")
+    p.add_argument("--log-level", default=_env("ACD_LOG_LEVEL", "INFO"),
+                   choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                   help="log level (env ACD_LOG_LEVEL; default %(default)s)")
+    p.set_defaults(func=_run_daemon)
+
+
+def _run_daemon(args):
+    from gevent import monkey
+
+    monkey.patch_all()  # before redis and friends are imported: the daemon is one gevent process
+    import logging
+
+    from acd.config import ConfigError, load_config
+
+    if not args.config:
+        print("acd run: no config file given (--config FILE or env ACD_CONFIG)", file=sys.stderr)
+        return 2
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    logging.basicConfig(stream=sys.stdout, level=args.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for warning in config.warnings:
+        logging.getLogger("acd").warning("%s", warning)
+    from acd.daemon import run
+
+    return run(config)
+
+
+COMMANDS = [_add_sim, _add_check_config, _add_run]
 
 
 def build_parser():

@@ -20,6 +20,8 @@ import gevent
 import gevent.event
 import gevent.queue
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from acd import clock as clock_module
 from acd.esl import EslClient, EslError, NotConnectedError
@@ -44,9 +46,11 @@ class Daemon:
         self.tick_interval = tick
         fs = config.freeswitch
         self.owner = owner or f"{socket.gethostname()}/{fs.host}:{fs.port}"
-        self.store = Store(redis.Redis.from_url(config.redis.url, decode_responses=True,
-                                                socket_timeout=5, health_check_interval=10),
-                           config.redis.prefix, tiers_of=self._tiers_of)
+        client = redis.Redis.from_url(
+            config.redis.url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2,
+            health_check_interval=10,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2))  # fail fast: resync heals
+        self.store = Store(client, config.redis.prefix, tiers_of=self._tiers_of)
         self.esl = EslClient(fs.host, fs.port, fs.password, command_timeout=fs.command_timeout,
                              on_connect=lambda: self.post(self.resync))
         self.inbox = gevent.queue.Queue()
@@ -174,8 +178,8 @@ def run(config, log_format="text"):
     import signal
 
     daemon = Daemon(config).start()
-    log.info("acd daemon %s up: FreeSWITCH %s:%s, redis %s, http %s:%s", daemon.owner,
-             config.freeswitch.host, config.freeswitch.port, config.redis.url,
+    log.info("acd daemon %s up: FreeSWITCH %s:%s, redis prefix %s, http %s:%s", daemon.owner,
+             config.freeswitch.host, config.freeswitch.port, config.redis.prefix,
              config.http.listen_host, daemon.http.server_port if daemon.http else "-")
     gevent.signal_handler(signal.SIGTERM, daemon.stop)
     gevent.signal_handler(signal.SIGINT, daemon.stop)

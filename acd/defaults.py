@@ -18,3 +18,69 @@ ESL_RECONNECT_MAX = 10.0
 
 #: Seconds between HEARTBEAT events, as FreeSWITCH.
 SIM_HEARTBEAT = 20.0
+
+# --- The daemon's config file (acd.yaml); docs/config.md is the reference. ---------------------
+
+#: Seconds the daemon's ESL commands may take: freeswitch.command-timeout (as ESL_COMMAND_TIMEOUT).
+FREESWITCH_COMMAND_TIMEOUT = ESL_COMMAND_TIMEOUT
+#: redis.url: a database of a local redis-server. A password in the URL is never printed.
+REDIS_URL = "redis://127.0.0.1:6379/0"
+#: redis.prefix: every Redis key acd writes starts with "<prefix>:".
+REDIS_PREFIX = "acd"
+#: http.listen: the HTTP API (agents, supervisors, metrics); loopback only unless you open it.
+HTTP_LISTEN_HOST = "127.0.0.1"
+HTTP_LISTEN_PORT = 8080
+#: http.admin-token: no default; from ACD_ADMIN_TOKEN when the file has none. `acd run` needs one.
+HTTP_ADMIN_TOKEN = None
+
+#: agents[].status at the daemon's first start (Redis has no status for the agent yet). A
+#: configured agent is meant to take calls, so "available"; mod_callcenter starts "Logged Out".
+AGENT_STATUS = "available"
+#: agents[].max-no-answer: unanswered offers in a row before the agent goes on-break (0 = never).
+#: mod_callcenter's default is 0; 3 keeps a caller from ringing an empty desk all day.
+AGENT_MAX_NO_ANSWER = 3
+#: agents[].wrap-up-time: seconds after a call before the next offer (mod_callcenter: 0).
+AGENT_WRAP_UP_TIME = 10.0
+#: agents[].reject-delay-time: seconds without offers after the agent rejected one
+#: (CALL_REJECTED); mod_callcenter: 0.
+AGENT_REJECT_DELAY_TIME = 10.0
+#: agents[].busy-delay-time: seconds without offers after the agent's phone was busy
+#: (USER_BUSY); mod_callcenter: 0.
+AGENT_BUSY_DELAY_TIME = 60.0
+#: agents[].no-answer-delay-time: seconds without offers after an unanswered offer
+#: (as mod_callcenter).
+AGENT_NO_ANSWER_DELAY_TIME = 0.0
+#: agents[].ring-timeout: None = ring as long as the queue's ring-timeout says.
+AGENT_RING_TIMEOUT = None
+
+#: queues[].strategy: as mod_callcenter.
+QUEUE_STRATEGY = "longest-idle-agent"
+#: queues[].ring-timeout: seconds an offer rings an agent before it counts as no answer.
+QUEUE_RING_TIMEOUT = 15.0
+#: queues[].moh-sound: what waiting callers hear (FreeSWITCH's stock local_stream).
+QUEUE_MOH_SOUND = "local_stream://moh"
+#: queues[].max-wait-time: seconds in the queue before overflow (0 = unlimited, as mod_callcenter).
+QUEUE_MAX_WAIT_TIME = 0.0
+#: queues[].max-wait-time-with-no-agent: seconds the queue may be without a logged-in agent
+#: before its callers overflow (0 = off, as mod_callcenter).
+QUEUE_MAX_WAIT_TIME_WITH_NO_AGENT = 0.0
+#: queues[].max-wait-time-with-no-agent-time-reached: once that has happened, how long new
+#: callers wait before they overflow too (as mod_callcenter).
+QUEUE_MAX_WAIT_TIME_WITH_NO_AGENT_TIME_REACHED = 5.0
+#: queues[].announce-frequency / announce-position: seconds between announcements (0 = off).
+QUEUE_ANNOUNCE_FREQUENCY = 0.0
+QUEUE_ANNOUNCE_POSITION = 0.0
+#: queues[].tier-rules-apply, tier-rule-wait-second: mod_callcenter's tier rules, off by default;
+#: 30 s per level when switched on (mod_callcenter: 0).
+QUEUE_TIER_RULES_APPLY = False
+QUEUE_TIER_RULE_WAIT_SECOND = 30.0
+#: queues[].discard-abandoned-after: seconds an abandoned caller may come back and keep the
+#: place (as mod_callcenter); abandoned-resume-allowed switches that on (as mod_callcenter).
+QUEUE_DISCARD_ABANDONED_AFTER = 60.0
+QUEUE_ABANDONED_RESUME_ALLOWED = False
+#: queues[].tiers[].level and position (as mod_callcenter).
+TIER_LEVEL = 1
+TIER_POSITION = 1
+#: The cause of a {hangup: } action that names none, and of the hangup of a caller who reaches
+#: a queue's wait limit when the queue has no overflow (docs/config.md).
+HANGUP_CAUSE = "NORMAL_CLEARING"

@@ -136,11 +136,11 @@ class Router:
                      answered=event.get("Answer-State") == "answered")
 
     def enqueue(self, uuid, queue_name, priority, caller_number, caller_name, answered=True):
-        queue = self.config.queue(queue_name)
-        if queue is None:
+        if not self.config.has_queue(queue_name):
             log.error("call %s asks for unknown queue %r: hanging up", uuid, queue_name)
             self._api(cmd.uuid_kill(uuid, "NO_ROUTE_DESTINATION"))
             return None
+        queue = self.config.queue(queue_name)
         try:
             priority = int(priority or 0)
         except ValueError:
@@ -201,7 +201,8 @@ class Router:
     def _reserve_next(self, call, queue, level, now):
         """The best offerable agent this caller has not tried in this round (hunt order)."""
         for _ in range(2):
-            found = self.store.candidates(queue.name, level, len(call.tried) + 4)
+            found = self.store.candidates(queue.name, level, len(call.tried) + 4,
+                                          shuffle=queue.strategy == "random")
             fresh = [a for a in found if a not in call.tried and a not in call.offers.values()]
             for agent in fresh:
                 if self.store.reserve(agent, call.uuid, queue.name, self.owner, now, LEASE):
@@ -215,7 +216,7 @@ class Router:
         timeouts = [queue.ring_timeout]
         for agent_id in agent_ids:
             agent = self.config.agent(agent_id)
-            if agent is not None and agent.ring_timeout:
+            if agent.ring_timeout:
                 timeouts.append(agent.ring_timeout)
         return max(timeouts) if len(agent_ids) > 1 else timeouts[-1]
 
@@ -235,10 +236,9 @@ class Router:
             "origination_caller_id_number": cmd.clean_caller_id(call.caller_number),
             "originate_timeout": int(timeout), "ignore_early_media": True,
             "acd_role": "agent", "acd_call": call.uuid, "acd_queue_name": call.queue,
+            "local_var_clobber": True,  # an agent's own contact variables win over these
         }
-        dial = cmd.dial_string(
-            [cmd.leg(self.config.agent(a).contact, {"origination_uuid": leg, "acd_agent": a})
-             for leg, a in legs.items()], variables)
+        dial = cmd.dial_string([self._agent_leg(a, leg) for leg, a in legs.items()], variables)
         call.state = CallState.OFFERING
         for leg, agent_id in legs.items():
             self._decide("offer", call, agent_id, leg=leg, ring_timeout=int(timeout),
@@ -249,6 +249,10 @@ class Router:
             self.post(self.on_job, call.uuid, legs, None, str(exc))
             return
         gevent.spawn(self._await_job, job, call.uuid, legs, timeout)
+
+    def _agent_leg(self, agent_id, leg):
+        own, endpoint = cmd.parse_contact(self.config.agent(agent_id).contact)
+        return cmd.leg(endpoint, dict(own, origination_uuid=leg, acd_agent=agent_id))
 
     def _await_job(self, job, call_uuid, legs, timeout):
         try:
@@ -514,7 +518,7 @@ class Router:
             decisions.info("gone-while-away call=%s queue=%s agent=%s", uuid, queue,
                            stored.get("agent", "-"))
             return
-        if uuid in self.calls or self.config.queue(queue) is None:
+        if uuid in self.calls or not self.config.has_queue(queue):
             return
         call = QueueCall(uuid, queue, stored["enqueued_at"], int(stored.get("priority") or 0),
                          stored.get("caller_number", ""), stored.get("caller_name", ""),

@@ -94,8 +94,9 @@ class World:
 
     # -- the outside world --------------------------------------------------------------------
 
-    def call(self, queue, number=None, name="Caller", priority=None):
-        """A caller dials the queue's number; returns the caller's (the -b leg's) uuid."""
+    def call(self, queue, number=None, name="Caller", priority=None, queued=True):
+        """A caller dials the queue's number; returns the caller's (the -b leg's) uuid once a
+        daemon has queued it (``queued``)."""
         number = number or f"+49301234{next(_callers):04d}"
         extension = f"5{self.queue_names.index(queue):03d}"
         variables = f"origination_caller_id_number={number},origination_caller_id_name={name}"
@@ -106,6 +107,10 @@ class World:
         assert result.ok, result
         park = self.wait(lambda e: e.name == "CHANNEL_PARK"
                          and e.get("variable_other_loopback_leg_uuid") == result.value)
+        if queued:
+            with gevent.Timeout(10, AssertionError(f"caller {park.uuid} was never queued")):
+                while self.store.call(park.uuid) is None:
+                    gevent.sleep(0.02)
         return park.uuid
 
     def wait(self, predicate, timeout=10.0, what="event"):

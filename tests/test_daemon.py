@@ -205,7 +205,7 @@ def test_restart_keeps_parked_callers_in_place(world_factory):
     enqueued = world.store.call(first)["enqueued_at"]
     daemon.stop()                                   # acd goes away; callers stay parked
     world.daemons.remove(daemon)
-    third = world.call("support")                   # arrives while acd is down
+    third = world.call("support", queued=False)     # arrives while acd is down
     world.daemon(owner="box-1")
     with gevent.Timeout(5, AssertionError("the caller who came while acd was down was not adopted")):
         while world.store.waiting_count("support") < 3:
@@ -245,3 +245,61 @@ def test_two_daemons_on_one_redis_never_offer_one_agent_twice(world_factory, tmp
         assert sum(1 for w in (one, two) for e in w.seen if e.name == "CHANNEL_BRIDGE") == 3
     finally:
         two.close()
+
+
+def answer_and_end(world, queue):
+    """One caller, answered; returns the agent who took it, once the call is over."""
+    caller = world.call(queue)
+    agent = world.bridged(caller)
+    world.hangup(caller)
+    world.wait_agent(agent, state="waiting")
+    return agent
+
+
+def test_round_robin_takes_turns(world_factory):
+    world = world_factory({"rr": {"strategy": "round-robin", "tiers": ["2001", "2002", "2003"]}})
+    world.daemon()
+    assert [answer_and_end(world, "rr") for _ in range(4)] == ["2001", "2002", "2003", "2001"]
+
+
+def seed_stats(world, stats):
+    stagger_idle(world, list(stats))
+    for agent_id, fields in stats.items():
+        world.store.redis.hset(world.store.keys.agent(agent_id), mapping=fields)
+
+
+def test_fewest_calls_and_least_talk_time(world_factory):
+    world = world_factory({"few": {"strategy": "agent-with-fewest-calls", "tiers": ["2001", "2002", "2003"]},
+                           "talk": {"strategy": "agent-with-least-talk-time",
+                                    "tiers": ["2004", "2005", "2006"]}})
+    seed_stats(world, {"2001": {"calls_answered": 5}, "2002": {"calls_answered": 1},
+                       "2003": {"calls_answered": 3}, "2004": {"talk_time": 900},
+                       "2005": {"talk_time": 1200}, "2006": {"talk_time": 60}})
+    world.daemon()
+    # 2002 has 1 call, 2003 has 3, 2001 has 5; ties go to the tier position
+    taken = [answer_and_end(world, "few") for _ in range(4)]
+    assert taken == ["2002", "2002", "2002", "2003"]  # 2002 at 3 ties 2003 and wins by position
+    assert world.agent("2002")["calls_answered"] == 4 and world.agent("2003")["calls_answered"] == 4
+    assert answer_and_end(world, "talk") == "2006"
+
+
+def test_random_spreads_the_calls(world_factory):
+    world = world_factory({"rnd": {"strategy": "random", "tiers": ["2001", "2002", "2003"]}})
+    world.daemon()
+    assert len({answer_and_end(world, "rnd") for _ in range(8)}) > 1
+
+
+def test_ring_progressively_adds_a_phone_every_ring_timeout(world_factory):
+    world = world_factory({"prog": {"strategy": "ring-progressively", "ring-timeout": 1,
+                                    "tiers": [{"agent": "2101", "position": 1},
+                                              {"agent": "2001", "position": 2}]}})
+    world.daemon()
+    caller = world.call("prog")
+    first = world.rang("2101")
+    second = world.rang("2001", timeout=5)
+    gap = (int(second["Event-Date-Timestamp"]) - int(first["Event-Date-Timestamp"])) / 1e6
+    assert 0.8 < gap < 2.0
+    assert world.bridged(caller) == "2001"
+    hangup = world.hung_up(first.uuid, timeout=3)  # 2101 was still ringing when 2001 was added
+    assert int(hangup["Event-Date-Timestamp"]) > int(second["Event-Date-Timestamp"])
+    assert hangup["Hangup-Cause"] == "ORIGINATOR_CANCEL"

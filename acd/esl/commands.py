@@ -146,6 +146,29 @@ def leg(endpoint, variables=None):
     return _var_block(variables, "[", "]", leg=True) + _check(_ENDPOINT, endpoint, "endpoint")
 
 
+def parse_contact(contact):
+    """An agent's contact from the config: ``[{vars}|[vars]]tech/target`` -> (variables, endpoint).
+
+    The optional block holds that agent's own leg variables (a caller ID for a home-office agent
+    reached through a gateway, say); they are sent per leg and win over acd's defaults.
+    """
+    contact = str(contact)
+    variables = {}
+    if contact[:1] in "{[":
+        close = "}" if contact[0] == "{" else "]"
+        end = contact.find(close)
+        if end < 0:
+            raise UnsafeValue(f"unclosed variable block in contact {contact!r}")
+        for item in filter(None, contact[1:end].split(",")):
+            name, eq, value = item.partition("=")
+            if not eq:
+                raise UnsafeValue(f"expected name=value in contact {contact!r}, got {item!r}")
+            _check(_VAR_NAME, name, "variable name")
+            variables[name] = _check(_LEG_VALUE, value, f"value of {name} in a contact")
+        contact = contact[end + 1:]
+    return variables, _check(_ENDPOINT, contact, "endpoint")
+
+
 def dial_string(legs, variables=None, sequential=False):
     """``{vars}leg1,leg2`` (ring together) or ``{vars}leg1|leg2`` (one after another).
 

@@ -74,11 +74,11 @@ class Store:
     # -- helpers ------------------------------------------------------------------------------
 
     def _queue_args(self, tiers):
-        """KEYS (avail..., offers...) and ARGV (4 per queue) for the scoring prelude."""
+        """KEYS (avail..., offers...) and ARGV (3 per queue) for the scoring prelude."""
         keys = [self.keys.avail(t.queue) for t in tiers] + [self.keys.offers(t.queue) for t in tiers]
         argv = []
         for t in tiers:
-            argv += [t.strategy, t.level, t.position, random.random()]
+            argv += [t.strategy, t.level, t.position]
         return keys, argv
 
     @staticmethod
@@ -147,10 +147,21 @@ class Store:
             pipe.hgetall(self.keys.agent(agent_id))
         return [a for a in map(self._decode_agent, pipe.execute()) if a]
 
-    def candidates(self, queue, max_level=None, limit=1):
-        """Agents offerable in ``queue``, best first, at tier level <= ``max_level``."""
+    def candidates(self, queue, max_level=None, limit=1, shuffle=False):
+        """Agents offerable in ``queue``, best first, at tier level <= ``max_level``.
+
+        ``shuffle`` (strategy ``random``): agents at uniformly random ranks of that band instead --
+        levels are the lowest scores, so the band is a prefix and a rank lookup is O(log n)."""
         high = "+inf" if max_level is None else f"({(int(max_level) + 1) * LEVEL}"
-        return self.redis.zrangebyscore(self.keys.avail(queue), "-inf", high, start=0, num=limit)
+        key = self.keys.avail(queue)
+        if not shuffle:
+            return self.redis.zrangebyscore(key, "-inf", high, start=0, num=limit)
+        band = self.redis.zcount(key, "-inf", high)
+        ranks = random.sample(range(band), min(limit, band))
+        pipe = self.redis.pipeline(transaction=False)
+        for rank in ranks:
+            pipe.zrange(key, rank, rank)
+        return [found[0] for found in pipe.execute() if found]
 
     def available_count(self, queue, max_level=None):
         high = "+inf" if max_level is None else f"({(int(max_level) + 1) * LEVEL}"

@@ -2,7 +2,7 @@
 -- The score of an agent in a queue: lowest is offered first. level * 1e13 keeps tier levels apart;
 -- within a level the strategy decides (all values stay below 1e13 and exact in a double).
 local LEVEL = 1e13
-local function agent_score(strategy, level, position, agent, last_offer, rand)
+local function agent_score(strategy, level, position, agent, last_offer)
   local base = tonumber(level) * LEVEL
   position = tonumber(position)
   if strategy == 'longest-idle-agent' then
@@ -13,10 +13,9 @@ local function agent_score(strategy, level, position, agent, last_offer, rand)
     return base + tonumber(agent.calls_answered or 0) * 1e6 + position
   elseif strategy == 'agent-with-least-talk-time' then
     return base + math.floor(tonumber(agent.talk_time or 0)) * 1e3 + position
-  elseif strategy == 'random' then
-    return base + math.floor(tonumber(rand) * 1e12)  -- rand in [0, 1) from the caller (scripts are deterministic)
   end
-  -- top-down, ring-all, sequentially-by-agent-order, ring-progressively: tier order
+  -- top-down, ring-all, sequentially-by-agent-order, ring-progressively: tier order; random:
+  -- any order (the store picks a random rank within the caller's tier levels)
   return base + position
 end
 
@@ -28,13 +27,13 @@ end
 
 -- Put the agent (KEYS[1] hash) into every avail zset it belongs to, with its score.
 -- first: index in KEYS of the first avail key; the queues' offers keys follow the n avail keys
--- one-to-one; from ARGV[argv_first], four values per queue: strategy, level, position, random.
+-- one-to-one; from ARGV[argv_first], three values per queue: strategy, level, position.
 local function make_available(agent_key, agent_id, n, first, argv_first)
   local agent = hash_to_table(redis.call('HGETALL', agent_key))
   for i = 0, n - 1 do
-    local a = argv_first + i * 4
+    local a = argv_first + i * 3
     local last_offer = redis.call('HGET', KEYS[first + n + i], agent_id)
-    local score = agent_score(ARGV[a], ARGV[a + 1], ARGV[a + 2], agent, last_offer, ARGV[a + 3])
+    local score = agent_score(ARGV[a], ARGV[a + 1], ARGV[a + 2], agent, last_offer)
     redis.call('ZADD', KEYS[first + i], score, agent_id)
   end
 end

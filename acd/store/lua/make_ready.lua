@@ -1,6 +1,6 @@
 -- An agent's wrap-up or delay is over: make it offerable again (if its status allows).
 -- KEYS: 1 agent hash, 2 pending zset, 3.. n avail zsets of its queues, then their n offers hashes
--- ARGV: 1 agent id, 2 now, 3 n, 4.. 4 values per queue
+-- ARGV: 1 agent id, 2 now, 3 n, 4.. 3 values per queue
 local id, now, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local key = KEYS[1]
 local agent = hash_to_table(redis.call('HGETALL', key))

@@ -2,7 +2,7 @@
 -- outcome: ended (talked; wrap-up follows) | no_answer | busy | rejected | unregistered |
 --          cancelled (lost a ring-all race, caller gone) | lease_expired (owner daemon vanished)
 -- KEYS: 1 agent hash, 2 leases zset, 3 pending zset, 4.. n avail zsets, then their n offers hashes
--- ARGV: 1 agent id, 2 call uuid, 3 outcome, 4 now, 5 unregistered delay, 6 n, 7.. 4 values per queue
+-- ARGV: 1 agent id, 2 call uuid, 3 outcome, 4 now, 5 unregistered delay, 6 n, 7.. 3 values per queue
 local id, call, outcome, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local unregistered_delay, n = tonumber(ARGV[5]), tonumber(ARGV[6])
 local key = KEYS[1]

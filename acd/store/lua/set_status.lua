@@ -1,6 +1,6 @@
 -- Change an agent's status (logged-out | available | on-break) and its offerability.
 -- KEYS: 1 agent hash, 2 pending zset, 3.. n avail zsets of its queues, then their n offers hashes
--- ARGV: 1 agent id, 2 now, 3 new status, 4 n, 5.. 4 values per queue (see _score.lua)
+-- ARGV: 1 agent id, 2 now, 3 new status, 4 n, 5.. 3 values per queue (see _score.lua)
 local id, now, status, n = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local key = KEYS[1]
 if redis.call('EXISTS', key) == 0 then return redis.error_reply('no such agent ' .. id) end

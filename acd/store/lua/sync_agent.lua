@@ -2,7 +2,7 @@
 -- KEYS: 1 agent hash, 2 agent tiers hash, 3 agents set, 4 pending zset,
 --       5.. n avail zsets of its queues, then their n offers hashes, then m avail zsets it left
 -- ARGV: 1 agent id, 2 now, 3 n, 4 m, 5 config (JSON object of hash fields),
---       6 initial status, 7 tiers (JSON object queue -> "level:position"), 8.. 4 values per queue
+--       6 initial status, 7 tiers (JSON object queue -> "level:position"), 8.. 3 values per queue
 local id, now, n, m = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local key = KEYS[1]
 local config = cjson.decode(ARGV[5])

@@ -1,0 +1,248 @@
+"""What the daemon shows and lets change through its API: agents, queues, health.
+
+Theory of operation
+-------------------
+The HTTP layer (``acd.http``) only translates requests into calls on :class:`Service` and its
+dicts into JSON; it never reads Redis or the config itself. The Service reads the configuration
+(which agents and queues exist, their names, tiers and strategies) and the shared Redis store
+(each agent's status, state and counters; the callers waiting in each queue) and merges them
+into plain dicts whose keys are the API's JSON keys (docs/api.md is the contract).
+
+Nothing here talks ESL or HTTP. Time comes from ``clock`` (one read per view, so every wait in a
+view is measured against the same instant). A status change goes to the store, then to the
+``on_agent_change`` observer (the daemon uses it to offer waiting calls to an agent that became
+available); a failing observer is logged, never raised to the caller.
+"""
+
+import datetime
+import json
+import logging
+
+import acd.clock
+from acd.core.model import AgentState, AgentStatus
+
+log = logging.getLogger("acd.service")
+
+#: What an agent or an admin chooses; where an agent is in a call (acd/core/model.py).
+STATUSES = tuple(status.value for status in AgentStatus)
+STATES = tuple(state.value for state in AgentState)
+
+
+class NotSynced(LookupError):
+    """The agent is configured but the daemon has not written it to Redis yet."""
+
+
+def iso_utc(epoch):
+    """Epoch seconds -> ``2027-01-15T08:00:00.000Z`` (None stays None)."""
+    if epoch is None:
+        return None
+    moment = datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _seconds(value):
+    """A duration for the API: seconds, rounded to the millisecond."""
+    return round(max(float(value), 0.0), 3)
+
+
+def _epoch(value):
+    """A stored timestamp: a positive float, or None (missing, empty, 0)."""
+    if value in (None, ""):
+        return None
+    value = float(value)
+    return value if value > 0 else None
+
+
+class Service:
+    """``health_checks``: callables returning ``(name, ok, reason)`` (the daemon's ESL check)."""
+
+    def __init__(self, config, store, clock=acd.clock.now, on_agent_change=lambda agent_id: None,
+                 health_checks=()):
+        self.store = store
+        self.clock = clock
+        self.on_agent_change = on_agent_change
+        self.health_checks = tuple(health_checks)
+        self.config = config
+
+    @property
+    def config(self):
+        return self._config
+
+    @config.setter
+    def config(self, config):
+        """Set (or reload) the configuration the views are built from."""
+        self._config = config
+        self._agents = {agent.id: agent for agent in config.agents}
+        self._queues = {queue.name: queue for queue in config.queues}
+        self._tiers_of = {agent.id: [] for agent in config.agents}
+        for queue in config.queues:
+            for tier in queue.tiers:
+                self._tiers_of.setdefault(tier.agent, []).append((queue, tier))
+
+    # -- health -------------------------------------------------------------------------------
+
+    def checks(self):
+        """Every check, Redis first: ``[(name, ok, reason)]``."""
+        return [self._redis_check()] + [self._run_check(check) for check in self.health_checks]
+
+    def health(self):
+        """``(ok, reasons)``: reasons are ``"name: reason"`` of the failing checks."""
+        failed = [f"{name}: {reason}" for name, ok, reason in self.checks() if not ok]
+        return not failed, failed
+
+    def _redis_check(self):
+        try:
+            ok = self.store.ping()
+        except Exception as exc:  # any failure to reach Redis is "not healthy", with its reason
+            return "redis", False, str(exc) or type(exc).__name__
+        return "redis", ok, "" if ok else "PING failed"
+
+    @staticmethod
+    def _run_check(check):
+        try:
+            name, ok, reason = check()
+        except Exception as exc:
+            log.exception("health check %r raised", check)
+            return getattr(check, "__name__", "check"), False, f"check raised: {exc!r}"
+        return name, bool(ok), reason or ""
+
+    # -- agents -------------------------------------------------------------------------------
+
+    def has_agent(self, agent_id):
+        """Whether the agent is configured (no Redis read)."""
+        return agent_id in self._agents
+
+    def agent_view(self, agent_id):
+        """The agent (docs/api.md, "Agent"), or None if it is not configured."""
+        conf = self._agents.get(agent_id)
+        if conf is None:
+            return None
+        return self._agent_json(conf, self.store.agent(agent_id), self.clock())
+
+    def agents_view(self):
+        """Every configured agent, in config order."""
+        stored, now = self._stored_agents(), self.clock()
+        return [self._agent_json(conf, stored.get(conf.id), now) for conf in self._agents.values()]
+
+    def set_agent_status(self, agent_id, status):
+        """Set the agent's status in Redis, tell the observer, return the agent's new view.
+        KeyError: not configured; NotSynced: not in Redis yet; ValueError: not a status.
+        The observer runs before the response goes out: it should hand work off, not block."""
+        if agent_id not in self._agents:
+            raise KeyError(agent_id)
+        if status not in STATUSES:
+            shown = json.dumps(status, default=repr)[:64]
+            raise ValueError(f"invalid status {shown}; valid: {', '.join(STATUSES)}")
+        try:
+            self.store.set_status(agent_id, status, self.clock())
+        except KeyError:
+            raise NotSynced(f"agent {agent_id} is configured but not in Redis yet "
+                            "(the daemon writes agents at start); try again") from None
+        self._notify(agent_id)
+        return self.agent_view(agent_id)
+
+    def _notify(self, agent_id):
+        try:
+            self.on_agent_change(agent_id)
+        except Exception:
+            log.exception("on_agent_change(%r) failed", agent_id)
+
+    def _stored_agents(self):
+        return {agent["id"]: agent for agent in self.store.agents() if "id" in agent}
+
+    def _agent_json(self, conf, stored, now):
+        stored = stored or {}
+        idle_since = _epoch(stored.get("idle_since"))
+        ready_at = _epoch(stored.get("ready_at"))
+        ready_at = ready_at if ready_at is not None and ready_at > now else None
+        return {
+            "id": conf.id,
+            "name": conf.name,
+            "status": stored.get("status", conf.status),
+            "state": stored.get("state", "waiting"),
+            "calls_answered": stored.get("calls_answered", 0),
+            "talk_time": _seconds(stored.get("talk_time", 0)),
+            "no_answer_count": stored.get("no_answer_count", 0),
+            "idle_since": iso_utc(idle_since),
+            "idle_since_epoch": idle_since,
+            "ready_at": iso_utc(ready_at),
+            "ready_at_epoch": ready_at,
+            "contact": conf.contact,
+            "call": stored.get("call") or None,
+            "queues": [{"name": queue.name, "level": tier.level, "position": tier.position}
+                       for queue, tier in self._tiers_of.get(conf.id, ())],
+        }
+
+    # -- queues -------------------------------------------------------------------------------
+
+    def queues_view(self):
+        """Every configured queue, in config order (summaries, no callers)."""
+        stored, now = self._stored_agents(), self.clock()
+        return [self._queue_json(queue, stored, self._callers(queue.name, now))
+                for queue in self._queues.values()]
+
+    def queue_view(self, name):
+        """One queue with its callers (queue order) and tiers, or None if not configured."""
+        queue = self._queues.get(name)
+        if queue is None:
+            return None
+        stored, now = self._stored_agents(), self.clock()
+        callers = self._callers(name, now)
+        view = self._queue_json(queue, stored, callers)
+        view["callers"] = callers
+        view["tiers"] = [self._tier_json(tier, stored.get(tier.agent)) for tier in queue.tiers]
+        return view
+
+    def _queue_json(self, queue, stored, callers):
+        by_state, by_status = dict.fromkeys(STATES, 0), dict.fromkeys(STATUSES, 0)
+        for tier in queue.tiers:
+            agent = self._tier_json(tier, stored.get(tier.agent))
+            by_state[agent["state"]] = by_state.get(agent["state"], 0) + 1
+            by_status[agent["status"]] = by_status.get(agent["status"], 0) + 1
+        return {
+            "name": queue.name,
+            "strategy": queue.strategy,
+            "waiting": len(callers),
+            "longest_wait": max((c["wait"] for c in callers), default=0.0),
+            "agents": {"total": len(queue.tiers),
+                       "available": self.store.available_count(queue.name),
+                       "by_state": by_state, "by_status": by_status},
+        }
+
+    def _tier_json(self, tier, stored):
+        conf, stored = self._agents[tier.agent], stored or {}  # parse_config checked the tier
+        return {
+            "id": tier.agent,
+            "name": conf.name,
+            "status": stored.get("status", conf.status),
+            "state": stored.get("state", "waiting"),
+            "level": tier.level,
+            "position": tier.position,
+        }
+
+    def _callers(self, queue, now):
+        """The callers waiting in ``queue``, best first, with their waits at ``now``."""
+        uuids = [uuid for uuid, _score in self.store.waiting(queue)]
+        pipe = self.store.redis.pipeline(transaction=False)
+        for uuid in uuids:
+            pipe.hgetall(self.store.keys.call(uuid))
+        # a call that ended between the two reads has no hash any more: skip it
+        calls = [(uuid, call) for uuid, call in zip(uuids, pipe.execute()) if call]
+        return [self._caller_json(uuid, call, position, now)
+                for position, (uuid, call) in enumerate(calls, 1)]
+
+    @staticmethod
+    def _caller_json(uuid, call, position, now):
+        enqueued_at = float(call.get("enqueued_at") or now)
+        queue_since = _epoch(call.get("queue_since"))
+        return {
+            "uuid": uuid,
+            "position": position,
+            "wait": _seconds(now - enqueued_at),
+            "caller_number": call.get("caller_number", ""),
+            "caller_name": call.get("caller_name", ""),
+            "priority": float(call.get("priority") or 0),
+            "state": call.get("state", "waiting"),
+            "enqueued_at": iso_utc(enqueued_at),
+            "queue_since": iso_utc(queue_since),
+        }
