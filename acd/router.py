@@ -89,6 +89,7 @@ class Router:
         self.calls = {}             # caller uuid -> QueueCall
         self.legs = {}              # agent leg uuid -> (caller uuid, agent id)
         self.leg_causes = {}        # agent leg uuid -> hangup cause seen on its CHANNEL_HANGUP
+        self.unstaffed_queues = set()  # queues that sent a caller away for lack of agents
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -148,15 +149,20 @@ class Router:
         now = self.clock()
         if not answered:
             self._api(cmd.uuid_answer(uuid))
+        place = now
+        if queue.abandoned_resume_allowed and self.store.call(uuid) is None:
+            place = self.store.abandoned_place(queue.name, caller_number) or now
         position = self.store.enqueue(uuid, queue.name, priority, now, owner=self.owner,
-                                      caller_number=caller_number, caller_name=caller_name)
+                                      enqueued_at=place, caller_number=caller_number,
+                                      caller_name=caller_name)
         stored = self.store.call(uuid) or {}
         call = QueueCall(uuid, queue.name, stored.get("enqueued_at", now), priority,
                          caller_number, caller_name, stored.get("queue_since"))
         self.calls[uuid] = call
         self._schedule_announcements(call, now)
         self._moh(call)
-        self._decide("enqueue", call, position=position, priority=priority)
+        self._decide("enqueue", call, position=position, priority=priority,
+                     **({"resumed_from": round(now - place, 1)} if place != now else {}))
         self.dispatch([queue.name])
         return call
 
@@ -338,6 +344,9 @@ class Router:
             self._end_bridge(call, now, "caller hung up")
         else:
             self._cancel_offers(call)
+            queue = self.config.queue(call.queue)
+            self.store.remember_abandoned(call.queue, call.caller_number, call.enqueued_at,
+                                          queue.discard_abandoned_after)
             self._finish(call, Result.ABANDONED, now)
 
     def on_unbridge(self, event):
@@ -458,15 +467,20 @@ class Router:
                 self._originate(call, queue, [agent], now)
 
     def _no_agent_timeout(self, call, queue, now):
-        staffed = any((self.store.agent(t.agent) or {}).get("status") == "available"
-                      for t in queue.tiers)
-        if staffed:
+        """max-wait-time-with-no-agent: no agent of the queue is logged in as available. Once a
+        caller was sent away for it, later callers only wait ...-time-reached seconds until an
+        agent shows up again (as mod_callcenter)."""
+        if self.store.any_available(t.agent for t in queue.tiers):
             call.no_agent_since = None
+            self.unstaffed_queues.discard(queue.name)
             return False
         if call.no_agent_since is None:
             call.no_agent_since = now
-        if now - call.no_agent_since < queue.max_wait_time_with_no_agent:
+        limit = (queue.max_wait_time_with_no_agent_time_reached
+                 if queue.name in self.unstaffed_queues else queue.max_wait_time_with_no_agent)
+        if now - call.no_agent_since < limit:
             return False
+        self.unstaffed_queues.add(queue.name)
         self._decide("no-agent", call, waited=round(now - call.no_agent_since, 1))
         if queue.overflow is not None:
             self._leave(call, queue.overflow, Result.OVERFLOWED, now)

@@ -303,3 +303,58 @@ def test_ring_progressively_adds_a_phone_every_ring_timeout(world_factory):
     hangup = world.hung_up(first.uuid, timeout=3)  # 2101 was still ringing when 2001 was added
     assert int(hangup["Event-Date-Timestamp"]) > int(second["Event-Date-Timestamp"])
     assert hangup["Hangup-Cause"] == "ORIGINATOR_CANCEL"
+
+
+def test_abandoned_caller_who_calls_back_resumes_the_old_place(world_factory):
+    world = world_factory({"support": {"abandoned-resume-allowed": True, "discard-abandoned-after": 60,
+                                       "tiers": ["2001"]}}, {"2001": {"status": "on-break"}})
+    world.daemon()
+    first = world.call("support", number="+4930111")
+    before = world.store.call(first)["enqueued_at"]
+    second = world.call("support", number="+4930222")
+    world.hangup(first)
+    world.hung_up(first)
+    with gevent.Timeout(5, AssertionError("abandoned call still queued")):
+        while world.store.call(first) is not None:
+            gevent.sleep(0.05)
+    back = world.call("support", number="+4930111")          # the same caller calls back
+    assert world.store.call(back)["enqueued_at"] == before
+    assert [u for u, _ in world.store.waiting("support")] == [back, second]
+    third = world.call("support", number="+4930111")         # the place is given back once
+    assert world.store.call(third)["enqueued_at"] > before
+
+
+def test_no_agent_logged_in_sends_callers_away_sooner_once_reached(world_factory):
+    world = world_factory({"support": {"max-wait-time-with-no-agent": 2,
+                                       "max-wait-time-with-no-agent-time-reached": 1,
+                                       "overflow": {"hangup": "NORMAL_CLEARING"},
+                                       "tiers": ["2001"]}}, {"2001": {"status": "logged-out"}})
+    world.daemon()
+    first = world.call("support")
+    started = gevent.get_hub().loop.now()
+    world.hung_up(first, timeout=5)
+    assert 1.9 < gevent.get_hub().loop.now() - started < 3
+    second = world.call("support")
+    started = gevent.get_hub().loop.now()
+    world.hung_up(second, timeout=5)
+    assert 0.9 < gevent.get_hub().loop.now() - started < 1.8
+
+
+def test_announcements_interrupt_the_music_and_it_resumes(world_factory):
+    world = world_factory({"support": {"announce-sound": "queue/still-waiting.wav",
+                                       "announce-frequency": 1, "tiers": ["2001"]}},
+                          {"2001": {"status": "on-break"}})
+    world.driver.register_handle("CHANNEL_EXECUTE", world.events.put)
+    world.driver.subscribe("CHANNEL_EXECUTE")
+    world.daemon()
+    caller = world.call("support")
+    plays = []
+    for _ in range(2):
+        event = world.wait(lambda e: e.name == "CHANNEL_EXECUTE" and e.uuid == caller
+                           and e.get("Application-Data") == "queue/still-waiting.wav"
+                           and e not in plays, timeout=4, what="announcement")
+        plays.append(event)
+    music = world.wait(lambda e: e.name == "CHANNEL_EXECUTE" and e.uuid == caller
+                       and e.get("Application-Data") == "local_stream://moh"
+                       and int(e["Event-Date-Timestamp"]) > int(plays[0]["Event-Date-Timestamp"]))
+    assert music["Application"] == "playback"

@@ -16,13 +16,15 @@ key                                    type    holds
 ``acd:calls``                          zset    every live call uuid, scored by enqueued_at
 ``acd:pending``                        zset    agents in wrap-up or a delay, scored by ready_at
 ``acd:leases``                         zset    reserved/ringing/in-call agents, scored by lease end
-``acd:events``                         pubsub  "wake" messages between daemons
+``acd:queue:{q}:abandoned:{number}``  string  enqueued_at of a caller who hung up while
+                                               waiting (expires after discard-abandoned-after)
 =====================================  ======  ==================================================
 """
 
 import re
 
 _TOKEN = re.compile(r"[A-Za-z0-9_.:@+-]{1,128}\Z")
+_NUMBER = re.compile(r"[^A-Za-z0-9_.@+-]")
 
 
 class Keys:
@@ -34,7 +36,6 @@ class Keys:
         self.calls = f"{prefix}:calls"
         self.pending = f"{prefix}:pending"
         self.leases = f"{prefix}:leases"
-        self.events = f"{prefix}:events"
 
     @staticmethod
     def _id(value):
@@ -57,6 +58,9 @@ class Keys:
 
     def offers(self, queue):
         return f"{self.prefix}:queue:{self._id(queue)}:offers"
+
+    def abandoned(self, queue, caller_number):
+        return f"{self.prefix}:queue:{self._id(queue)}:abandoned:{self._id(caller_number)}"
 
     def call(self, call_uuid):
         return f"{self.prefix}:call:{self._id(call_uuid)}"

@@ -39,6 +39,13 @@ _FLOAT_FIELDS = ("talk_time", "idle_since", "ready_at", "lease_until", "answered
 LEVEL = 10 ** 13  # must match lua/_score.lua
 
 
+def _caller_key(number):
+    """A caller number usable in a key (digits, +, letters); '' when there is none."""
+    number = "".join(ch for ch in str(number or "")
+                     if ch.isascii() and (ch.isalnum() or ch in "+_.@-"))[:64]
+    return number if number not in ("", "0000000000") else ""
+
+
 class TierRef:
     """An agent's membership in one queue, as the scoring needs it."""
 
@@ -136,6 +143,13 @@ class Store:
     def agent(self, agent_id):
         """The agent as a dict (numbers decoded), or None."""
         return self._decode_agent(self.redis.hgetall(self.keys.agent(agent_id)))
+
+    def any_available(self, agent_ids):
+        """Is any of these agents logged in as available (whatever its state)?"""
+        pipe = self.redis.pipeline(transaction=False)
+        for agent_id in agent_ids:
+            pipe.hget(self.keys.agent(agent_id), "status")
+        return "available" in pipe.execute()
 
     def agent_ids(self):
         return sorted(self.redis.smembers(self.keys.agents))
@@ -286,6 +300,21 @@ class Store:
 
     def waiting_count(self, queue):
         return self.redis.zcard(self.keys.callers(queue))
+
+    def remember_abandoned(self, queue, caller_number, enqueued_at, keep_for):
+        """A caller hung up while waiting: keep their place for ``keep_for`` seconds."""
+        number = _caller_key(caller_number)
+        if number and keep_for > 0:
+            self.redis.set(self.keys.abandoned(queue, number), enqueued_at, ex=max(1, int(keep_for)))
+
+    def abandoned_place(self, queue, caller_number):
+        """The enqueue time of this caller's abandoned place in ``queue`` (taken: it is used
+        once), or None."""
+        number = _caller_key(caller_number)
+        if not number:
+            return None
+        value = self.redis.getdel(self.keys.abandoned(queue, number))
+        return float(value) if value else None
 
     def live_calls(self):
         return self.redis.zrange(self.keys.calls, 0, -1)
