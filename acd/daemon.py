@@ -120,10 +120,12 @@ class Daemon:
             self.post(self._tick)
 
     def _tick(self):
+        if not self.needs_resync and self.store.lost_sync(self.owner):
+            log.warning("redis has lost acd's state (restarted empty?): resyncing")
+            self.needs_resync = True
         if self.needs_resync and self.esl.connected:
-            if self.store.ping():
-                self.needs_resync = False
-                self.resync()
+            self.needs_resync = False
+            self.resync()
             return
         self.router.tick()
 
@@ -154,6 +156,7 @@ class Daemon:
         for agent_id in self.store.agent_ids():
             if agent_id not in configured:
                 self.store.remove_agent(agent_id, now)
+        self.store.mark_synced(self.owner, now)
 
     def resync(self):
         try:
@@ -168,6 +171,7 @@ class Daemon:
             self.needs_resync = True
             return
         channels = {row["uuid"]: row for row in rows if row.get("uuid")}
+        self.sync_agents()  # a Redis that restarted empty gets its agents back
         self.router.resync(channels)
         log.info("resynced: %d channels on FreeSWITCH, %d calls handled here", len(channels),
                  len(self.router.calls))

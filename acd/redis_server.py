@@ -35,13 +35,13 @@ class RedisServer:
     def url(self):
         return f"redis://{self.host}:{self.port}/0"
 
-    def start(self, timeout=10.0):
+    def start(self, timeout=10.0, port=None):
         if not self.binary or not os.path.exists(self.binary):
             raise RedisStartError(
                 "redis-server not found (install it: apt-get install redis-server, "
                 "or set ACD_REDIS_SERVER to its path); `make test` installs it when run as root")
         self.dir = tempfile.mkdtemp(prefix="acd-redis-")
-        self.port = free_port(self.host)
+        self.port = port or free_port(self.host)
         args = [self.binary, "--bind", self.host, "--port", str(self.port), "--dir", self.dir,
                 "--save", "", "--appendonly", "no", "--daemonize", "no",
                 "--protected-mode", "yes", "--logfile", os.path.join(self.dir, "redis.log")]
@@ -89,6 +89,15 @@ class RedisServer:
         if self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
+
+    def restart(self):
+        """Die and come back on the same port, empty (no persistence): a Redis restart."""
+        port = self.port
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.stop()
+        return self.start(port=port)
 
     def __enter__(self):
         return self.start()

@@ -515,6 +515,8 @@ class Router:
                     self._end_bridge(call, now, "gone while away")
                 else:
                     self._finish(call, Result.ABANDONED, now)
+            elif self.store.call(call.uuid) is None:  # Redis lost it (restarted empty)
+                self._restore(call, now)
         for agent in self.store.agents():
             if agent.get("owner") == self.owner and agent.get("call"):
                 self._resync_agent(agent, channels, now)
@@ -547,6 +549,27 @@ class Router:
         self._schedule_announcements(call, now)
         self._decide("resume", call, call.agent or "-", state=call.state.value,
                      waited=round(now - call.enqueued_at, 1))
+
+    def _restore(self, call, now):
+        """Put a call we still hold back into a Redis that forgot it, with its old place; a
+        bridged call's agent is marked in-call again so nobody offers it another call."""
+        self.store.enqueue(call.uuid, call.queue, call.priority, now, owner=self.owner,
+                           enqueued_at=call.enqueued_at, caller_number=call.caller_number,
+                           caller_name=call.caller_name)
+        if call.state is CallState.BRIDGED:
+            self.store.leave_queue(call.uuid, call.queue)
+            self.store.update_call(call.uuid, state="bridged", agent=call.agent,
+                                   agent_leg=call.agent_leg, answered_at=call.answered_at or now)
+            restored = (self.store.reserve(call.agent, call.uuid, call.queue, self.owner, now, LEASE)
+                        and self.store.ringing(call.agent, call.uuid, call.agent_leg, now, LEASE)
+                        and self.store.answered(call.agent, call.uuid, now, LEASE))
+            if not restored:
+                log.warning("could not mark agent %s in-call again after a Redis restart",
+                            call.agent)
+        for leg, agent_id in call.offers.items():  # ringing now: hold the agent for this call
+            self.store.reserve(agent_id, call.uuid, call.queue, self.owner, now, LEASE)
+            self.store.ringing(agent_id, call.uuid, leg, now, LEASE)
+        self._decide("restored", call, call.agent or "-", state=call.state.value)
 
     def _resync_agent(self, agent, channels, now):
         leg, call_uuid = agent.get("leg", ""), agent["call"]

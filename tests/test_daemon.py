@@ -11,7 +11,7 @@ from tests.acd_world import World
 def world_factory(tmp_path, redis_url):
     worlds = []
 
-    def make(queues, agents=None, **defaults):
+    def make(queues, agents=None, redis_url=redis_url, **defaults):
         world = World(tmp_path / f"w{len(worlds)}", redis_url, queues, agents, **defaults)
         worlds.append(world)
         return world
@@ -358,3 +358,25 @@ def test_announcements_interrupt_the_music_and_it_resumes(world_factory):
                        and e.get("Application-Data") == "local_stream://moh"
                        and int(e["Event-Date-Timestamp"]) > int(plays[0]["Event-Date-Timestamp"]))
     assert music["Application"] == "playback"
+
+
+def test_redis_restart_loses_no_caller_and_keeps_the_agent_in_its_call(world_factory, tmp_path):
+    from acd.redis_server import RedisServer
+    with RedisServer() as private:
+        world = world_factory({"support": {"tiers": ["2001", "2002"]}},
+                              {"2002": {"status": "on-break"}}, redis_url=private.url)
+        daemon = world.daemon()
+        talking = world.call("support")
+        assert world.bridged(talking) == "2001"
+        waiting = world.call("support")
+        enqueued = world.store.call(waiting)["enqueued_at"]
+        private.restart()                      # Redis comes back empty
+        world.store.redis.connection_pool.disconnect()
+        with gevent.Timeout(10, AssertionError("the waiting caller was not restored")):
+            while (world.store.call(waiting) or {}).get("enqueued_at") != enqueued:
+                gevent.sleep(0.1)
+        assert world.wait_agent("2001", state="in-call")["call"] == talking
+        daemon.service.set_agent_status("2002", "available")
+        assert world.bridged(waiting) == "2002"
+        world.hangup(talking)
+        world.wait_agent("2001", state="waiting")

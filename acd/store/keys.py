@@ -16,6 +16,8 @@ key                                    type    holds
 ``acd:calls``                          zset    every live call uuid, scored by enqueued_at
 ``acd:pending``                        zset    agents in wrap-up or a delay, scored by ready_at
 ``acd:leases``                         zset    reserved/ringing/in-call agents, scored by lease end
+``acd:daemon:{owner}``                 string  set by each daemon when it syncs: its absence
+                                               means Redis lost its data (restarted empty)
 ``acd:queue:{q}:abandoned:{number}``  string  enqueued_at of a caller who hung up while
                                                waiting (expires after discard-abandoned-after)
 =====================================  ======  ==================================================
@@ -43,6 +45,9 @@ class Keys:
         if not _TOKEN.match(value):
             raise ValueError(f"invalid id for a redis key: {value!r}")
         return value
+
+    def daemon(self, owner):
+        return f"{self.prefix}:daemon:{re.sub(r'[^A-Za-z0-9_.:@+-]', '_', str(owner))[:128]}"
 
     def agent(self, agent_id):
         return f"{self.prefix}:agent:{self._id(agent_id)}"

@@ -78,6 +78,14 @@ class Store:
     def ping(self):
         return bool(self.redis.ping())
 
+    def mark_synced(self, owner, now):
+        """Record that ``owner`` has put its state into this Redis."""
+        self.redis.set(self.keys.daemon(owner), now)
+
+    def lost_sync(self, owner):
+        """True when Redis no longer holds ``owner``'s mark: it restarted empty (or was flushed)."""
+        return not self.redis.exists(self.keys.daemon(owner))
+
     # -- helpers ------------------------------------------------------------------------------
 
     def _queue_args(self, tiers):
