@@ -33,7 +33,7 @@ import gevent
 from acd.core.model import (PROGRESSIVE, RING_ALL, CallState, Result, caller_score,
                             classify_cause, max_level, ringing_mode)
 from acd.esl import commands as cmd
-from acd.esl import EslError, NotConnectedError
+from acd.esl import CommandTimeout, ConnectionLost, EslError, NotConnectedError
 
 log = logging.getLogger("acd.router")
 decisions = logging.getLogger("acd.decisions")
@@ -244,7 +244,12 @@ class Router:
             "acd_role": "agent", "acd_call": call.uuid, "acd_queue_name": call.queue,
             "local_var_clobber": True,  # an agent's own contact variables win over these
         }
-        dial = cmd.dial_string([self._agent_leg(a, leg) for leg, a in legs.items()], variables)
+        try:
+            dial = cmd.dial_string([self._agent_leg(a, leg) for leg, a in legs.items()], variables)
+        except cmd.UnsafeValue as exc:
+            log.error("cannot ring %s: %s", ", ".join(agent_ids), exc)
+            self.post(self.on_job, call.uuid, legs, None, str(exc), False)
+            return
         call.state = CallState.OFFERING
         for leg, agent_id in legs.items():
             self._decide("offer", call, agent_id, leg=leg, ring_timeout=int(timeout),
@@ -252,7 +257,9 @@ class Router:
         try:
             job = self.esl.bgapi(cmd.originate(dial))
         except (EslError, NotConnectedError) as exc:
-            self.post(self.on_job, call.uuid, legs, None, str(exc))
+            # refused or not connected: nothing rings; timed out or cut off: it may ring
+            sent = isinstance(exc, (CommandTimeout, ConnectionLost))
+            self.post(self.on_job, call.uuid, legs, None, str(exc), sent)
             return
         gevent.spawn(self._await_job, job, call.uuid, legs, timeout)
 
@@ -264,30 +271,52 @@ class Router:
         try:
             result = job.get(timeout=timeout + 60)
         except gevent.Timeout:
-            self.post(self.on_job, call_uuid, legs, None, "no job result")
+            self.post(self.on_job, call_uuid, legs, None, "no job result", True)
         except Exception as exc:  # connection lost: the resync after reconnect settles it
-            self.post(self.on_job, call_uuid, legs, None, str(exc))
+            self.post(self.on_job, call_uuid, legs, None, str(exc), True)
         else:
             self.post(self.on_job, call_uuid, legs, result, None)
 
     # -- offer results ------------------------------------------------------------------------
 
-    def on_job(self, call_uuid, legs, result, error):
+    def on_job(self, call_uuid, legs, result, error=None, sent=False):
+        """A background originate finished with ``result`` (a JobResult), or without one
+        (``error``): then, if the originate may have reached FreeSWITCH (``sent``), its legs may
+        still ring -- they are let go and the resync after the reconnect (or the lease) settles
+        their agents; if it cannot have (refused, not connected), the agents are released and
+        the next tick retries (no immediate retry: that would spin while FreeSWITCH is away)."""
         now = self.clock()
         call = self.calls.get(call_uuid)
-        winner = result.value if result is not None and result.ok else None
+        if result is None:
+            for leg, agent_id in legs.items():
+                if self.legs.get(leg) != (call_uuid, agent_id):
+                    continue
+                if sent:
+                    self.legs.pop(leg)
+                    if call is not None:
+                        call.offers.pop(leg, None)
+                else:
+                    self._settle_offer(call_uuid, call, leg, agent_id, "cancelled", now, error)
+            if sent:
+                log.warning("originate result for call %s lost (%s): agents %s wait for the "
+                            "resync", call_uuid, error, ", ".join(legs.values()))
+            self._back_to_waiting(call)
+            return
+        winner = result.value if result.ok else None
         if winner in legs and self.legs.get(winner) == (call_uuid, legs[winner]):
             self._answered(call_uuid, call, winner, legs[winner], now)
         for leg, agent_id in legs.items():
             if leg == winner or self.legs.get(leg) != (call_uuid, agent_id):
                 continue  # the winner, or an offer already settled
-            cause = self.leg_causes.pop(leg, None) or (
-                "LOSE_RACE" if winner else (result.cause if result is not None else "ORIGINATOR_CANCEL"))
-            outcome = "cancelled" if result is None else classify_cause(cause)
-            self._settle_offer(call_uuid, call, leg, agent_id, outcome, now, cause or error)
+            cause = self.leg_causes.pop(leg, None) or ("LOSE_RACE" if winner else result.cause)
+            self._settle_offer(call_uuid, call, leg, agent_id, classify_cause(cause), now, cause)
+        self._back_to_waiting(call)
+        self.dispatch()
+
+    @staticmethod
+    def _back_to_waiting(call):
         if call is not None and call.state is CallState.OFFERING and not call.offers:
             call.state = CallState.WAITING
-        self.dispatch()
 
     def _settle_offer(self, call_uuid, call, leg, agent_id, outcome, now, cause):
         self.legs.pop(leg, None)

@@ -31,6 +31,56 @@ PHONES = {
 _callers = itertools.count(1)
 
 
+class CuttableProxy:
+    """A TCP proxy in front of the simulator whose connections a test can cut, as a network
+    fault would: FreeSWITCH and its calls live on, only the ESL connection dies."""
+
+    def __init__(self, target_port):
+        import gevent.server
+        import gevent.socket
+        self.target_port = target_port
+        self.pairs = []
+        self.server = gevent.server.StreamServer(("127.0.0.1", 0), self._handle)
+        self.server.start()
+        self.port = self.server.server_port
+        self._socket = gevent.socket
+
+    def _handle(self, client, _addr):
+        upstream = self._socket.create_connection(("127.0.0.1", self.target_port))
+        self.pairs.append((client, upstream))
+        pumps = [gevent.spawn(self._pump, client, upstream), gevent.spawn(self._pump, upstream, client)]
+        gevent.joinall(pumps, count=1)
+        self._close(client, upstream)
+
+    @staticmethod
+    def _pump(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    return
+                dst.sendall(data)
+        except OSError:
+            return
+
+    @staticmethod
+    def _close(*socks):
+        for sock in socks:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def cut(self):
+        for pair in self.pairs:
+            self._close(*pair)
+        self.pairs.clear()
+
+    def stop(self):
+        self.cut()
+        self.server.stop()
+
+
 def sim_config(queues):
     dialplan = {f"5{n:03d}": [["set", f"acd_queue={q}"], ["answer"], ["park"]]
                 for n, q in enumerate(queues)}
@@ -40,7 +90,7 @@ def sim_config(queues):
 
 
 class World:
-    def __init__(self, tmp_path, redis_url, queues, agents=None, **defaults):
+    def __init__(self, tmp_path, redis_url, queues, agents=None, proxy=False, **defaults):
         """``queues``: {name: {settings + "tiers": [agent ids or dicts]}}; ``agents``:
         {id: settings}; agent defaults: contact user/<id>, wrap-up 0, quick delays."""
         self.tmp_path = tmp_path
@@ -49,13 +99,15 @@ class World:
         path = tmp_path / "sim.yaml"
         path.write_text(yaml.safe_dump(sim_config(self.queue_names)))
         self.sim = SimProcess(path, password="ClueCon").start()
+        self.proxy = CuttableProxy(self.sim.port) if proxy else None
         agent_ids = sorted({a if isinstance(a, str) else a["agent"]
                             for q in queues.values() for a in q.get("tiers", [])} | set(agents or {}))
         agent_defaults = {"wrap-up-time": 0, "reject-delay-time": 0, "busy-delay-time": 0,
                           "no-answer-delay-time": 0, "max-no-answer": 0}
         agent_defaults.update({k.replace("_", "-"): v for k, v in defaults.items()})
         self.data = {
-            "freeswitch": {"host": "127.0.0.1", "port": self.sim.port, "password": "ClueCon",
+            "freeswitch": {"host": "127.0.0.1", "password": "ClueCon",
+                           "port": self.proxy.port if proxy else self.sim.port,
                            "command-timeout": 5},
             "redis": {"url": redis_url, "prefix": "acd"},
             "http": {"listen": "127.0.0.1:0", "admin-token": "test-token"},
@@ -90,6 +142,8 @@ class World:
         for daemon in self.daemons:
             daemon.stop()
         self.driver.stop()
+        if self.proxy:
+            self.proxy.stop()
         self.sim.stop()
 
     # -- the outside world --------------------------------------------------------------------

@@ -11,8 +11,8 @@ from tests.acd_world import World
 def world_factory(tmp_path, redis_url):
     worlds = []
 
-    def make(queues, agents=None, redis_url=redis_url, **defaults):
-        world = World(tmp_path / f"w{len(worlds)}", redis_url, queues, agents, **defaults)
+    def make(queues, agents=None, redis_url=redis_url, proxy=False, **defaults):
+        world = World(tmp_path / f"w{len(worlds)}", redis_url, queues, agents, proxy, **defaults)
         worlds.append(world)
         return world
 
@@ -380,3 +380,18 @@ def test_redis_restart_loses_no_caller_and_keeps_the_agent_in_its_call(world_fac
         assert world.bridged(waiting) == "2002"
         world.hangup(talking)
         world.wait_agent("2001", state="waiting")
+
+
+def test_esl_drop_while_an_agent_rings_loses_nothing(world_factory):
+    world = world_factory({"support": {"strategy": "top-down", "ring-timeout": 2, "tiers": [
+        {"agent": "2101", "position": 1}, {"agent": "2001", "position": 2}]}},
+        {"2001": {"status": "on-break"}}, proxy=True)
+    daemon = world.daemon()
+    caller = world.call("support")
+    ringing = world.rang("2101")
+    world.proxy.cut()                       # the network drops; FreeSWITCH and the calls live on
+    daemon.service.set_agent_status("2001", "available")
+    assert world.bridged(caller, timeout=15) == "2001"
+    assert world.hung_up(ringing.uuid)["Hangup-Cause"] in ("ORIGINATOR_CANCEL", "NO_ANSWER")
+    world.wait_agent("2101", state="waiting", status="available")
+    assert daemon.esl.reconnects >= 1
