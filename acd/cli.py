@@ -69,18 +69,24 @@ def _add_check_config(sub):
     p.set_defaults(func=_run_check_config)
 
 
-def _run_check_config(args):
+def _load_config(path, command, how):
+    """The config, or the exit status after saying what is wrong (2: no file, 1: problems)."""
     from acd.config import ConfigError, load_config
 
-    if not args.file:
-        print("acd check-config: no config file given (argument FILE or env ACD_CONFIG)",
-              file=sys.stderr)
+    if not path:
+        print(f"acd {command}: no config file given ({how} or env ACD_CONFIG)", file=sys.stderr)
         return 2
     try:
-        config = load_config(args.file)
+        return load_config(path)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
+
+
+def _run_check_config(args):
+    config = _load_config(args.file, "check-config", "argument FILE")
+    if isinstance(config, int):
+        return config
     for warning in config.warnings:
         print(warning, file=sys.stderr)
     agents, queues = len(config.agents), len(config.queues)
@@ -108,16 +114,9 @@ def _run_daemon(args):
     monkey.patch_all()  # before redis and friends are imported: the daemon is one gevent process
     import logging
 
-    from acd.config import ConfigError, load_config
-
-    if not args.config:
-        print("acd run: no config file given (--config FILE or env ACD_CONFIG)", file=sys.stderr)
-        return 2
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 1
+    config = _load_config(args.config, "run", "--config FILE")
+    if isinstance(config, int):
+        return config
     logging.basicConfig(stream=sys.stdout, level=args.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for warning in config.warnings:
