@@ -56,9 +56,11 @@ test-plain: venv redis-server
 test-gevent: venv redis-server
 	ACD_TEST_GEVENT=1 $(PY) tests/run_patched.py $(PYTEST_ARGS)
 
-demo: venv
-	@echo "acd demo comes with the ACD core (issue: 'ACD core'); for now try the simulator:"
-	@echo "  $(VENV)/bin/acd sim --listen 127.0.0.1:8021"
+# A whole call center on this machine: private redis-server, the FreeSWITCH simulator, the daemon,
+# callers at a steady rate, a live view. Ctrl-C (or DEMO_ARGS='--duration 60') stops it.
+DEMO_ARGS ?=
+demo: venv redis-server
+	$(VENV)/bin/acd demo $(DEMO_ARGS)
 
 bench: venv
 	@mkdir -p bench/results

@@ -126,7 +126,13 @@ def _run_daemon(args):
     return run(config)
 
 
-COMMANDS = [_add_sim, _add_check_config, _add_run]
+def _add_demo(sub):
+    from acd.demo import add_demo_parser
+
+    add_demo_parser(sub)
+
+
+COMMANDS = [_add_sim, _add_check_config, _add_run, _add_demo]
 
 
 def build_parser():

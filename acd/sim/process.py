@@ -17,13 +17,15 @@ class SimStartError(RuntimeError):
 
 
 class SimProcess:
-    def __init__(self, config=None, password=None, host="127.0.0.1", env=None):
+    def __init__(self, config=None, password=None, host="127.0.0.1", env=None, log=None):
+        """``log``: a file path for the simulator's log lines (default: inherit stderr)."""
         self.config = config
         self.password = password
         self.host = host
         self.port = None
         self.proc = None
         self.env = env
+        self.log = log
 
     def start(self, port=0, timeout=20.0):
         cmd = [sys.executable, "-m", "acd", "sim", "--listen", f"{self.host}:{port}"]
@@ -32,8 +34,13 @@ class SimProcess:
         if self.password is not None:
             cmd += ["--password", self.password]
         env = dict(os.environ, PYTHONUNBUFFERED="1", **(self.env or {}))
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=None, env=env)
+        log = open(self.log, "ab") if self.log else None
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                         stderr=log, env=env)
+        finally:
+            if log is not None:
+                log.close()
         deadline = time.monotonic() + timeout
         line = b""
         while time.monotonic() < deadline:
