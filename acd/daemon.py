@@ -25,6 +25,7 @@ from redis.retry import Retry
 
 from acd import clock as clock_module
 from acd.esl import EslClient, EslError, NotConnectedError
+from acd.recovery import Recovery
 from acd.router import Router
 from acd.service import Service
 from acd.store import Store, TierRef
@@ -172,7 +173,7 @@ class Daemon:
             return
         channels = {row["uuid"]: row for row in rows if row.get("uuid")}
         self.sync_agents()  # a Redis that restarted empty gets its agents back
-        self.router.resync(channels)
+        Recovery(self.router).resync(channels)
         log.info("resynced: %d channels on FreeSWITCH, %d calls handled here", len(channels),
                  len(self.router.calls))
 

@@ -268,7 +268,7 @@ ERRORS = [
     # duplicates and required keys
     ("agents: [{id: '1001', contact: user/1}, {id: 1001, contact: user/2}]\n",
      "agents[1].id: duplicate agent id '1001' (also agents[0])"),
-    (f"queues: [{{name: support}}, {{name: support}}]\n",
+    ("queues: [{name: support}, {name: support}]\n",
      "queues[1].name: duplicate queue name 'support' (also queues[0])"),
     ("agents: [{contact: user/1}]\n", "agents[0].id: required (an agent id)"),
     ("agents: [{id: '1'}]\n",

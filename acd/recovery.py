@@ -1,0 +1,124 @@
+"""Recovery: after a restart, an ESL reconnect or a Redis that came back empty.
+
+Theory of operation
+-------------------
+FreeSWITCH's ``show channels as json`` is the truth about which calls exist; Redis remembers
+which of them this daemon owned, where they stood in their queue and which agent each was
+talking to. :func:`resync` puts the router back in line with both:
+
+* a caller of ours that is still there is resumed with its place and wait (bridged calls stay
+  bridged), one that is gone is closed (its agent freed);
+* a call we still hold but Redis forgot (it restarted empty) is written back, its agent marked
+  in its call again so nobody offers it another;
+* an agent reserved by us whose phone still rings for an originate whose result we lost has that
+  leg cancelled and is freed;
+* a parked caller with ``acd_queue`` that arrived while we were away is adopted.
+"""
+
+import logging
+
+from acd.core.model import CallState, Result
+from acd.esl import commands as cmd
+from acd.router import LEASE, QueueCall
+
+log = logging.getLogger("acd.recovery")
+decisions = logging.getLogger("acd.decisions")
+
+
+class Recovery:
+    def __init__(self, router):
+        self.router = router
+
+    def resync(self, channels):
+        """Rebuild this daemon's view from FreeSWITCH's live channels (``{uuid: row}`` of ``show
+        channels as json``) and Redis: resume queued and bridged callers with their place and
+        wait, free agents whose offer or call died while we were away, adopt parked callers we
+        never saw."""
+        now = self.router.clock()
+        for uuid in self.router.store.live_calls():
+            stored = self.router.store.call(uuid)
+            if stored and stored.get("owner") == self.router.owner:
+                self._resync_call(uuid, stored, channels, now)
+        for call in list(self.router.calls.values()):
+            if call.uuid not in channels:  # its hangup happened while we could not see it
+                if call.state is CallState.BRIDGED:
+                    self.router._end_bridge(call, now, "gone while away")
+                else:
+                    self.router._finish(call, Result.ABANDONED, now)
+            elif self.router.store.call(call.uuid) is None:  # Redis lost it (restarted empty)
+                self._restore(call, now)
+        for agent in self.router.store.agents():
+            if agent.get("owner") == self.router.owner and agent.get("call"):
+                self._resync_agent(agent, channels, now)
+        for uuid, row in channels.items():
+            if uuid not in self.router.calls and uuid not in self.router.legs and row.get("application") == "park":
+                self._adopt(uuid, row)
+        self.router.dispatch()
+
+    def _resync_call(self, uuid, stored, channels, now):
+        queue = stored.get("queue", "")
+        if uuid not in channels:
+            if stored.get("state") == "bridged" and stored.get("agent"):
+                self.router.store.release(stored["agent"], uuid, "ended", now)
+            self.router.store.end_call(uuid, queue)
+            decisions.info("gone-while-away call=%s queue=%s agent=%s", uuid, queue,
+                           stored.get("agent", "-"))
+            return
+        if uuid in self.router.calls or not self.router.config.has_queue(queue):
+            return
+        call = QueueCall(uuid, queue, stored["enqueued_at"], int(stored.get("priority") or 0),
+                         stored.get("caller_number", ""), stored.get("caller_name", ""),
+                         float(stored["queue_since"]) if stored.get("queue_since") else None)
+        leg = stored.get("agent_leg", "")
+        if stored.get("state") == "bridged" and leg in channels:
+            call.state = CallState.BRIDGED
+            call.agent, call.agent_leg = stored.get("agent"), leg
+            call.answered_at = stored.get("answered_at")
+            self.router.legs[leg] = (uuid, call.agent)
+        self.router.calls[uuid] = call
+        self.router._schedule_announcements(call, now)
+        self.router._decide("resume", call, call.agent or "-", state=call.state.value,
+                     waited=round(now - call.enqueued_at, 1))
+
+    def _restore(self, call, now):
+        """Put a call we still hold back into a Redis that forgot it, with its old place; a
+        bridged call's agent is marked in-call again so nobody offers it another call."""
+        self.router.store.enqueue(call.uuid, call.queue, call.priority, now, owner=self.router.owner,
+                           enqueued_at=call.enqueued_at, caller_number=call.caller_number,
+                           caller_name=call.caller_name)
+        if call.state is CallState.BRIDGED:
+            self.router.store.leave_queue(call.uuid, call.queue)
+            self.router.store.update_call(call.uuid, state="bridged", agent=call.agent,
+                                   agent_leg=call.agent_leg, answered_at=call.answered_at or now)
+            restored = (self.router.store.reserve(call.agent, call.uuid, call.queue, self.router.owner, now, LEASE)
+                        and self.router.store.ringing(call.agent, call.uuid, call.agent_leg, now, LEASE)
+                        and self.router.store.answered(call.agent, call.uuid, now, LEASE))
+            if not restored:
+                log.warning("could not mark agent %s in-call again after a Redis restart",
+                            call.agent)
+        for leg, agent_id in call.offers.items():  # ringing now: hold the agent for this call
+            self.router.store.reserve(agent_id, call.uuid, call.queue, self.router.owner, now, LEASE)
+            self.router.store.ringing(agent_id, call.uuid, leg, now, LEASE)
+        self.router._decide("restored", call, call.agent or "-", state=call.state.value)
+
+    def _resync_agent(self, agent, channels, now):
+        leg, call_uuid = agent.get("leg", ""), agent["call"]
+        if leg and leg in self.router.legs:
+            return  # tracked: a resumed bridge
+        if leg and leg in channels:  # still ringing, but its originate's result is lost to us
+            self.router._api(cmd.uuid_kill(leg, "ORIGINATOR_CANCEL"))
+        outcome = "ended" if agent.get("state") == "in-call" else "cancelled"
+        self.router.store.release(agent["id"], call_uuid, outcome, now)
+        decisions.info("released-after-restart call=%s queue=- agent=%s outcome=%s",
+                       call_uuid, agent["id"], outcome)
+
+    def _adopt(self, uuid, row):
+        queue = self.router._api(cmd.uuid_getvar(uuid, "acd_queue"))
+        if not queue or queue.startswith("-ERR") or queue == "_undef_":
+            return
+        if self.router._api(cmd.uuid_getvar(uuid, "acd_role")) == "agent":
+            return
+        priority = self.router._api(cmd.uuid_getvar(uuid, "acd_priority"))
+        self.router.enqueue(uuid, queue, "0" if priority == "_undef_" else priority,
+                     row.get("cid_num", ""), row.get("cid_name", ""),
+                     answered=row.get("callstate") == "ACTIVE")
