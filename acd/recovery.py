@@ -68,7 +68,7 @@ class Recovery:
             return
         call = QueueCall(uuid, queue, stored["enqueued_at"], int(stored.get("priority") or 0),
                          stored.get("caller_number", ""), stored.get("caller_name", ""),
-                         float(stored["queue_since"]) if stored.get("queue_since") else None)
+                         stored.get("queue_since"))
         leg = stored.get("agent_leg", "")
         if stored.get("state") == "bridged" and leg in channels:
             call.state = CallState.BRIDGED

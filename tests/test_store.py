@@ -200,5 +200,6 @@ def test_callers_keep_their_place_and_priority_counts(redis_url):
     assert call["enqueued_at"] == T0 and call["caller_number"] == "+49301" and call["state"] == "waiting"
     store.move_call("u2", "support", "sales", T0 + 60)
     assert store.call("u2")["queue"] == "sales" and store.waiting_count("support") == 2
+    assert store.call("u2")["queue_since"] == T0 + 60  # a number, as enqueued_at
     store.end_call("u1", "support")
     assert store.call("u1") is None and store.live_calls() == ["u2", "u3"]

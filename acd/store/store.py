@@ -268,7 +268,7 @@ class Store:
         if not raw:
             return None
         call = dict(raw)
-        for name in ("enqueued_at", "priority", "answered_at"):
+        for name in ("enqueued_at", "priority", "answered_at", "queue_since"):
             if call.get(name, "") != "":
                 call[name] = float(call[name])
         return call
