@@ -99,6 +99,13 @@ class World:
         path = tmp_path / "sim.yaml"
         path.write_text(yaml.safe_dump(sim_config(self.queue_names)))
         self.sim = SimProcess(path, password="ClueCon").start()
+        try:
+            self._setup(redis_url, queues, agents, proxy, defaults)
+        except BaseException:
+            self.sim.stop()  # never leave a simulator behind when the world cannot be built
+            raise
+
+    def _setup(self, redis_url, queues, agents, proxy, defaults):
         self.proxy = CuttableProxy(self.sim.port) if proxy else None
         agent_ids = sorted({a if isinstance(a, str) else a["agent"]
                             for q in queues.values() for a in q.get("tiers", [])} | set(agents or {}))
