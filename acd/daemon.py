@@ -57,6 +57,9 @@ class Daemon:
         self.inbox = gevent.queue.Queue()
         self.router = Router(config, self.store, self.esl, self.owner, clock, post=self.post,
                              observers=observers)
+        self._handlers = {"CHANNEL_PARK": self.router.on_park,
+                          "CHANNEL_HANGUP": self.router.on_hangup,
+                          "CHANNEL_UNBRIDGE": self.router.on_unbridge, "DTMF": self.router.on_dtmf}
         self.service = Service(config, self.store, clock,
                                on_agent_change=lambda agent_id: self.post(self._agent_changed, agent_id),
                                health_checks=[self._esl_health])
@@ -133,9 +136,7 @@ class Daemon:
     # -- inputs -------------------------------------------------------------------------------
 
     def _on_event(self, event):
-        handler = {"CHANNEL_PARK": self.router.on_park, "CHANNEL_HANGUP": self.router.on_hangup,
-                   "CHANNEL_UNBRIDGE": self.router.on_unbridge, "DTMF": self.router.on_dtmf
-                   }.get(event.name)
+        handler = self._handlers.get(event.name)
         if handler is not None:
             self.post(handler, event)
 

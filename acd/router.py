@@ -449,10 +449,11 @@ class Router:
     def tick(self):
         now = self.clock()
         ready = self.store.promote(now)
-        self._renew(now)
+        mine = self._my_agents()
+        self.store.renew(sorted(mine), now, LEASE)
         for agent_id, call_uuid in self.store.expired_leases(now):
-            if any(agent_id == a for _, a in self.legs.values()):
-                continue  # ours and alive: renewed below next tick
+            if agent_id in mine:
+                continue  # ours and alive (just renewed)
             self.store.release(agent_id, call_uuid, "lease_expired", now)
             decisions.info("lease-expired call=%s queue=- agent=%s", call_uuid, agent_id)
         for call in list(self.calls.values()):
@@ -460,10 +461,10 @@ class Router:
         self.dispatch()
         return ready
 
-    def _renew(self, now):
-        agents = [a for _, a in self.legs.values()]
-        agents += [c.agent for c in self.calls.values() if c.state is CallState.BRIDGED]
-        self.store.renew(sorted(set(agents)), now, LEASE)
+    def _my_agents(self):
+        """Agents this daemon is ringing or has in a call (a bridged agent's leg stays in legs)."""
+        return {agent for _, agent in self.legs.values()} | {
+            c.agent for c in self.calls.values() if c.state is CallState.BRIDGED}
 
     def _call_timers(self, call, now):
         if call.state not in (CallState.WAITING, CallState.OFFERING):
