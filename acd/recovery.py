@@ -22,7 +22,6 @@ from acd.esl import commands as cmd
 from acd.router import LEASE, QueueCall
 
 log = logging.getLogger("acd.recovery")
-decisions = logging.getLogger("acd.decisions")
 
 
 class Recovery:
@@ -61,8 +60,8 @@ class Recovery:
             if stored.get("state") == "bridged" and stored.get("agent"):
                 self.router.store.release(stored["agent"], uuid, "ended", now)
             self.router.store.end_call(uuid, queue)
-            decisions.info("gone-while-away call=%s queue=%s agent=%s", uuid, queue,
-                           stored.get("agent", "-"))
+            self.router._decide("gone-while-away", None, stored.get("agent", "-"),
+                                call_uuid=uuid, queue=queue)
             return
         if uuid in self.router.calls or not self.router.config.has_queue(queue):
             return
@@ -109,8 +108,8 @@ class Recovery:
             self.router._api(cmd.uuid_kill(leg, "ORIGINATOR_CANCEL"))
         outcome = "ended" if agent.get("state") == "in-call" else "cancelled"
         self.router.store.release(agent["id"], call_uuid, outcome, now)
-        decisions.info("released-after-restart call=%s queue=- agent=%s outcome=%s",
-                       call_uuid, agent["id"], outcome)
+        self.router._decide("released-after-restart", None, agent["id"], call_uuid=call_uuid,
+                            outcome=outcome)
 
     def _adopt(self, uuid, row):
         queue = self.router._api(cmd.uuid_getvar(uuid, "acd_queue"))

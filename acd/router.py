@@ -93,10 +93,13 @@ class Router:
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _decide(self, what, call, agent="-", **details):
+    def _decide(self, what, call, agent="-", *, call_uuid=None, queue=None, **details):
+        """Log one decision line and tell the observers. ``call_uuid``/``queue`` name a call
+        this daemon no longer holds (``call`` is None then)."""
         extra = " ".join(f"{k}={v}" for k, v in details.items())
-        decisions.info("%s call=%s queue=%s agent=%s %s", what, call.uuid if call else "-",
-                       call.queue if call else "-", agent, extra)
+        decisions.info("%s call=%s queue=%s agent=%s %s", what,
+                       call.uuid if call else call_uuid or "-",
+                       call.queue if call else queue or "-", agent, extra)
         for observer in self.observers:
             try:
                 observer(what, call, agent, details)
@@ -325,8 +328,8 @@ class Router:
             if outcome != "cancelled":
                 call.tried.add(agent_id)
         _, _, status = self.store.release(agent_id, call_uuid, outcome, now)
-        decisions.info("offer-failed call=%s queue=%s agent=%s cause=%s outcome=%s agent_status=%s",
-                       call_uuid, call.queue if call else "-", agent_id, cause, outcome, status)
+        self._decide("offer-failed", call, agent_id, call_uuid=call_uuid, cause=cause,
+                     outcome=outcome, agent_status=status)
 
     def _answered(self, call_uuid, call, leg, agent_id, now):
         if call is None or call.state is not CallState.OFFERING:
@@ -334,7 +337,7 @@ class Router:
             self._api(cmd.uuid_kill(leg, "NORMAL_CLEARING"))
             self.legs.pop(leg, None)
             self.store.release(agent_id, call_uuid, "cancelled", now)
-            decisions.info("answered-too-late call=%s queue=- agent=%s", call_uuid, agent_id)
+            self._decide("answered-too-late", None, agent_id, call_uuid=call_uuid)
             return
         self._api(cmd.uuid_break(call.uuid, all_=True))
         reply = self._api(cmd.uuid_bridge(call.uuid, leg))
@@ -455,7 +458,7 @@ class Router:
             if agent_id in mine:
                 continue  # ours and alive (just renewed)
             self.store.release(agent_id, call_uuid, "lease_expired", now)
-            decisions.info("lease-expired call=%s queue=- agent=%s", call_uuid, agent_id)
+            self._decide("lease-expired", None, agent_id, call_uuid=call_uuid)
         for call in list(self.calls.values()):
             self._call_timers(call, now)
         self.dispatch()
