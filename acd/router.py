@@ -25,7 +25,9 @@ FreeSWITCH) in :class:`QueueCall` objects and everything shared in the Redis sto
 Every decision is logged on one line through the ``acd.decisions`` logger.
 """
 
+import json
 import logging
+import time
 import uuid as uuidlib
 
 import gevent
@@ -68,6 +70,9 @@ class QueueCall:
         self.next_position = None
         self.next_progressive = None
         self.no_agent_since = None
+        self.skills = ""            # the call's own skill requirements ("german:4,billing:2")
+        self.only_agent = None      # only this agent may take the call (IVR "agent" option)
+        self.data = {}              # extra fields: IVR path, collected digits (screen pop)
 
     @property
     def score(self):
@@ -100,6 +105,10 @@ class Router:
         decisions.info("%s call=%s queue=%s agent=%s %s", what,
                        call.uuid if call else call_uuid or "-",
                        call.queue if call else queue or "-", agent, extra)
+        self._observe(what, call, agent, details)
+
+    def _observe(self, what, call, agent, details):
+        """Tell the observers without logging (e.g. ``routing-decision`` timings)."""
         for observer in self.observers:
             try:
                 observer(what, call, agent, details)
@@ -129,6 +138,7 @@ class Router:
     # -- callers ------------------------------------------------------------------------------
 
     def on_park(self, event):
+        started = time.perf_counter()
         queue_name = event.get("variable_acd_queue")
         uuid = event.uuid
         if not queue_name or event.get("variable_acd_role") == "agent":
@@ -137,10 +147,20 @@ class Router:
             return  # a repeated fact
         self.enqueue(uuid, queue_name, event.get("variable_acd_priority"),
                      event.get("Caller-Caller-ID-Number", ""), event.get("Caller-Caller-ID-Name", ""),
-                     answered=event.get("Answer-State") == "answered")
+                     answered=event.get("Answer-State") == "answered",
+                     skills=event.get("variable_acd_skills"), started=started)
 
-    def enqueue(self, uuid, queue_name, priority, caller_number, caller_name, answered=True):
-        if not self.config.has_queue(queue_name):
+    def enqueue(self, uuid, queue_name, priority, caller_number, caller_name, answered=True, *,
+                skills=None, agent=None, data=None, started=None):
+        """Queue a caller. ``skills``: the call's own requirements ("german:4,billing:2");
+        ``agent``: only this agent may take the call (``queue_name`` None: its first queue);
+        ``data``: extra call fields kept with the call (IVR path, collected digits);
+        ``started``: perf_counter() when the fact arrived (decision timing)."""
+        started = time.perf_counter() if started is None else started
+        if queue_name is None and agent is not None:
+            queues = self._queues_of(agent)
+            queue_name = queues[0] if queues else None
+        if not queue_name or not self.config.has_queue(queue_name):
             log.error("call %s asks for unknown queue %r: hanging up", uuid, queue_name)
             self._api(cmd.uuid_kill(uuid, "NO_ROUTE_DESTINATION"))
             return None
@@ -155,19 +175,27 @@ class Router:
         place = now
         if queue.abandoned_resume_allowed and self.store.call(uuid) is None:
             place = self.store.abandoned_place(queue.name, caller_number) or now
+        extra = {"skills": skills or "", "only_agent": agent or "",
+                 "data": json.dumps(data or {}, sort_keys=True)}
         position = self.store.enqueue(uuid, queue.name, priority, now, owner=self.owner,
                                       enqueued_at=place, caller_number=caller_number,
-                                      caller_name=caller_name)
+                                      caller_name=caller_name, **extra)
         stored = self.store.call(uuid) or {}
         call = QueueCall(uuid, queue.name, stored.get("enqueued_at", now), priority,
                          caller_number, caller_name, stored.get("queue_since"))
+        call.skills, call.only_agent, call.data = skills or "", agent, dict(data or {})
         self.calls[uuid] = call
         self._schedule_announcements(call, now)
         self._moh(call)
         self._decide("enqueue", call, position=position, priority=priority,
                      **({"resumed_from": round(now - place, 1)} if place != now else {}))
         self.dispatch([queue.name])
+        self._timed("call_arrived", started)
         return call
+
+    def _timed(self, kind, started):
+        self._observe("routing-decision", None, "-",
+                      {"kind": kind, "seconds": time.perf_counter() - started})
 
     def _schedule_announcements(self, call, now):
         queue = self.config.queue(call.queue)
@@ -402,6 +430,7 @@ class Router:
     def _end_bridge(self, call, now, why):
         if call.state is not CallState.BRIDGED:
             return
+        started = time.perf_counter()
         self.legs.pop(call.agent_leg, None)
         self.leg_causes.pop(call.agent_leg, None)
         changed, state, _ = self.store.release(call.agent, call.uuid, "ended", now)
@@ -409,6 +438,7 @@ class Router:
                      talk=round(now - (call.answered_at or now), 3), agent_state=state)
         self._finish(call, Result.ANSWERED, now)
         self.dispatch(self._queues_of(call.agent))
+        self._timed("agent_freed", started)
 
     def _finish(self, call, result, now):
         call.state = CallState.DONE
@@ -450,6 +480,7 @@ class Router:
     # -- time ---------------------------------------------------------------------------------
 
     def tick(self):
+        started = time.perf_counter()
         now = self.clock()
         ready = self.store.promote(now)
         mine = self._my_agents()
@@ -462,6 +493,8 @@ class Router:
         for call in list(self.calls.values()):
             self._call_timers(call, now)
         self.dispatch()
+        if ready:
+            self._timed("agent_freed", started)
         return ready
 
     def _my_agents(self):
