@@ -16,6 +16,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from acd.core.skills import SKILL_ORDERS, SkillError, check_skill, match_sets
 from acd.esl.commands import UnsafeValue, parse_contact
 
 from acd import defaults
@@ -23,12 +24,12 @@ from acd.config_reader import (MISSING, ConfigError, Problems, Reader, as_text, 
                                read_yaml, shown, unknown_key)
 
 __all__ = ["ConfigError", "load_config", "parse_config", "Config", "FreeswitchConfig",
-           "RedisConfig", "HttpConfig", "AgentConfig", "QueueConfig", "Tier", "Action",
+           "RedisConfig", "HttpConfig", "AgentConfig", "QueueConfig", "Tier", "Action", "RelaxStep",
            "STRATEGIES", "AGENT_STATUSES", "ACTION_KINDS"]
 
 STRATEGIES = ("longest-idle-agent", "top-down", "round-robin", "agent-with-fewest-calls",
               "agent-with-least-talk-time", "random", "ring-all", "sequentially-by-agent-order",
-              "ring-progressively")
+              "ring-progressively", "skills")
 AGENT_STATUSES = ("logged-out", "available", "on-break")
 ACTION_KINDS = ("queue", "transfer", "hangup")
 ENV_ESL_PASSWORD = "ACD_ESL_PASSWORD"
@@ -39,12 +40,17 @@ _FREESWITCH_KEYS = ("host", "port", "password", "command-timeout")
 _REDIS_KEYS = ("url", "prefix")
 _HTTP_KEYS = ("listen", "admin-token")
 _AGENT_KEYS = ("id", "name", "contact", "status", "max-no-answer", "wrap-up-time",
-               "reject-delay-time", "busy-delay-time", "no-answer-delay-time", "ring-timeout")
+               "reject-delay-time", "busy-delay-time", "no-answer-delay-time", "ring-timeout",
+               "skills")
 _QUEUE_KEYS = ("name", "strategy", "ring-timeout", "moh-sound", "max-wait-time",
                "max-wait-time-with-no-agent", "max-wait-time-with-no-agent-time-reached",
                "overflow", "announce-sound", "announce-frequency", "announce-position",
                "exit-key", "exit-action", "tier-rules-apply", "tier-rule-wait-second",
-               "discard-abandoned-after", "abandoned-resume-allowed", "tiers")
+               "discard-abandoned-after", "abandoned-resume-allowed", "tiers",
+               "skill-order", "requirements", "relax")
+_RELAX_KEYS = ("after", "requirements")
+#: Tier levels a skills queue can tell apart (its Redis scores pack level and proficiency).
+MAX_SKILLS_TIER_LEVEL = 80
 _TIER_KEYS = ("agent", "level", "position")
 
 _NAME = re.compile(r"[A-Za-z0-9_.@+-]+\Z")      # agent ids, queue names: safe in keys and URLs
@@ -105,6 +111,15 @@ class AgentConfig:
     busy_delay_time: float = defaults.AGENT_BUSY_DELAY_TIME
     no_answer_delay_time: float = defaults.AGENT_NO_ANSWER_DELAY_TIME
     ring_timeout: "float | None" = defaults.AGENT_RING_TIMEOUT
+    #: ((skill, proficiency 1..10), ...) sorted by skill; ``dict(agent.skills)`` to look up.
+    skills: "tuple[tuple[str, int], ...]" = ()
+
+
+@dataclass(frozen=True)
+class RelaxStep:
+    """After ``after`` seconds in the queue, these requirements apply (see acd/core/skills.py)."""
+    after: float
+    requirements: "tuple[tuple[str, int], ...]" = ()
 
 
 @dataclass(frozen=True)
@@ -129,6 +144,10 @@ class QueueConfig:
     discard_abandoned_after: float = defaults.QUEUE_DISCARD_ABANDONED_AFTER
     abandoned_resume_allowed: bool = defaults.QUEUE_ABANDONED_RESUME_ALLOWED
     tiers: "tuple[Tier, ...]" = ()
+    skill_order: str = defaults.QUEUE_SKILL_ORDER
+    #: minimum proficiency per skill: ((skill, level), ...) sorted by skill
+    requirements: "tuple[tuple[str, int], ...]" = ()
+    relax: "tuple[RelaxStep, ...]" = ()
 
 
 @dataclass(frozen=True)
@@ -169,6 +188,15 @@ class Config:
 
     def has_queue(self, name):
         return str(name) in self._queues
+
+    def match_sets(self, name):
+        """The requirement skill sets a skills queue keeps agents ready-ordered for (cached)."""
+        cache = self.__dict__.setdefault("_match_sets", {})
+        if name not in cache:
+            queue = self.queue(name)
+            cache[name] = match_sets(queue.requirements,
+                                     [(step.after, step.requirements) for step in queue.relax])
+        return cache[name]
 
     def queues_of(self, agent_id):
         """``[(QueueConfig, Tier), ...]`` for every queue the agent has a tier in, in file order."""
@@ -284,7 +312,28 @@ def _agent(r):
         busy_delay_time=r.seconds("busy-delay-time", defaults.AGENT_BUSY_DELAY_TIME),
         no_answer_delay_time=r.seconds("no-answer-delay-time",
                                        defaults.AGENT_NO_ANSWER_DELAY_TIME),
-        ring_timeout=r.seconds("ring-timeout", defaults.AGENT_RING_TIMEOUT, positive=True))
+        ring_timeout=r.seconds("ring-timeout", defaults.AGENT_RING_TIMEOUT, positive=True),
+        skills=_skill_map(r, "skills", "proficiency"))
+
+
+def _skill_map(r, name, what):
+    """{skill: level 1..10} as sorted pairs; every bad entry reported."""
+    value = r.raw(name, None)
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        r.fail(name, f"expected a mapping of skill: {what} 1..10 such as {{german: 5}}, "
+                     f"got {shown(value)}")
+        return ()
+    found = {}
+    for skill, level in value.items():
+        try:
+            check_skill(as_text(skill), level, what)
+        except SkillError as exc:
+            r.problems.error(key_path(key_path(r.where, name), str(skill)), str(exc))
+            continue
+        found[as_text(skill)] = level
+    return tuple(sorted(found.items()))
 
 
 def _contact(r):
@@ -320,8 +369,33 @@ def _queues(data, agent_ids, problems):
 
 
 def _queue(r, agent_ids):
-    return QueueConfig(**_queue_settings(r), **_announcements(r), **_exit(r),
-                       tiers=_tiers(r, agent_ids))
+    queue = QueueConfig(**_queue_settings(r), **_announcements(r), **_exit(r),
+                        tiers=_tiers(r, agent_ids), **_skill_settings(r))
+    if queue.strategy == "skills":
+        for i, tier in enumerate(queue.tiers):
+            if tier.level > MAX_SKILLS_TIER_LEVEL:
+                r.problems.error(f"{r.where}.tiers[{i}].level",
+                                 f"a skills queue has tier levels 1..{MAX_SKILLS_TIER_LEVEL}, "
+                                 f"got {tier.level}")
+    return queue
+
+
+def _skill_settings(r):
+    relax, last = [], None
+    for where, item in items(r.raw("relax", None), key_path(r.where, "relax"), r.problems):
+        step = Reader(item, where, _RELAX_KEYS, r.problems)
+        if not step.has("after"):
+            step.fail("after", "required: seconds of waiting after which this step applies")
+        after = step.seconds("after", 0.0, positive=True)
+        if last is not None and after <= last:
+            step.fail("after", f"steps must come in increasing order of after (previous: {last:g})")
+        if not step.has("requirements"):
+            step.fail("requirements", "required: the requirements from then on ({} = anyone)")
+        relax.append(RelaxStep(after, _skill_map(step, "requirements", "minimum proficiency")))
+        last = after
+    return dict(skill_order=r.choice("skill-order", defaults.QUEUE_SKILL_ORDER, SKILL_ORDERS),
+                requirements=_skill_map(r, "requirements", "minimum proficiency"),
+                relax=tuple(relax))
 
 
 def _queue_settings(r):

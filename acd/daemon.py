@@ -70,7 +70,8 @@ class Daemon:
         self._stopped = gevent.event.Event()
 
     def _tiers_of(self, agent_id):
-        return [TierRef(q.name, q.strategy, t.level, t.position)
+        return [TierRef(q.name, q.strategy, t.level, t.position, q.skill_order,
+                        self.config.match_sets(q.name))
                 for q, t in self.config.queues_of(agent_id)]
 
     def _esl_health(self):
@@ -148,13 +149,13 @@ class Daemon:
     def sync_agents(self):
         now = self.clock()
         configured = {a.id for a in self.config.agents}
-        for agent in self.config.agents:
-            self.store.sync_agent(agent.id, {
-                "name": agent.name, "contact": agent.contact, "max_no_answer": agent.max_no_answer,
-                "wrap_up_time": agent.wrap_up_time, "reject_delay_time": agent.reject_delay_time,
-                "busy_delay_time": agent.busy_delay_time,
-                "no_answer_delay_time": agent.no_answer_delay_time,
-                "ring_timeout": agent.ring_timeout}, agent.status, now)
+        self.store.sync_agents([(agent.id, {
+            "name": agent.name, "contact": agent.contact, "max_no_answer": agent.max_no_answer,
+            "wrap_up_time": agent.wrap_up_time, "reject_delay_time": agent.reject_delay_time,
+            "busy_delay_time": agent.busy_delay_time,
+            "no_answer_delay_time": agent.no_answer_delay_time,
+            "ring_timeout": agent.ring_timeout, "skills": dict(agent.skills)}, agent.status)
+            for agent in self.config.agents], now)
         for agent_id in self.store.agent_ids():
             if agent_id not in configured:
                 self.store.remove_agent(agent_id, now)

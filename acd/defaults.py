@@ -55,6 +55,8 @@ AGENT_RING_TIMEOUT = None
 
 #: queues[].strategy: as mod_callcenter.
 QUEUE_STRATEGY = "longest-idle-agent"
+#: With strategy skills: best-match (highest total proficiency) or longest-idle among qualified.
+QUEUE_SKILL_ORDER = "best-match"
 #: queues[].ring-timeout: seconds an offer rings an agent before it counts as no answer.
 QUEUE_RING_TIMEOUT = 15.0
 #: queues[].moh-sound: what waiting callers hear (FreeSWITCH's stock local_stream).

@@ -89,6 +89,30 @@ def put_agent_status(service, request):
         raise HttpError(400, str(exc)) from None
 
 
+def put_agent_skills(service, request):
+    agent_id = request.params["id"]
+    if not service.has_agent(agent_id):
+        raise HttpError(404, f"unknown agent {agent_id!r}")
+    body = request.json()
+    if not isinstance(body, dict) or not isinstance(body.get("skills"), dict):
+        raise HttpError(400, 'expected a JSON object {"skills": {"name": proficiency 1..10, ...}}')
+    try:
+        return 200, service.set_agent_skills(agent_id, body["skills"])
+    except NotSynced as exc:
+        raise HttpError(503, str(exc)) from None
+    except KeyError:
+        raise HttpError(404, f"unknown agent {agent_id!r}") from None
+    except ValueError as exc:
+        raise HttpError(400, str(exc)) from None
+
+
+def get_call_routing(service, request):
+    view = service.call_routing(request.params["uuid"])
+    if view is None:
+        raise HttpError(404, f"no routing decisions known for call {request.params['uuid']!r}")
+    return 200, view
+
+
 def _status_from(body):
     """The "status" of ``{"status": ...}``; the Service says whether it is a valid one."""
     if not isinstance(body, dict) or "status" not in body:
@@ -105,6 +129,8 @@ ROUTES = [
     ("/api/v1/agents", {"GET": get_agents}),
     ("/api/v1/agents/{id}", {"GET": get_agent}),
     ("/api/v1/agents/{id}/status", {"PUT": put_agent_status}),
+    ("/api/v1/agents/{id}/skills", {"PUT": put_agent_skills}),
+    ("/api/v1/calls/{uuid}/routing", {"GET": get_call_routing}),
 ]
 
 

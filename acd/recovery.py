@@ -15,6 +15,7 @@ talking to. :func:`resync` puts the router back in line with both:
 * a parked caller with ``acd_queue`` that arrived while we were away is adopted.
 """
 
+import json
 import logging
 
 from acd.core.model import CallState, Result
@@ -68,6 +69,11 @@ class Recovery:
         call = QueueCall(uuid, queue, stored["enqueued_at"], int(stored.get("priority") or 0),
                          stored.get("caller_number", ""), stored.get("caller_name", ""),
                          stored.get("queue_since"))
+        call.skills, call.only_agent = stored.get("skills", ""), stored.get("only_agent") or None
+        try:
+            call.data = json.loads(stored.get("data") or "{}")
+        except ValueError:
+            call.data = {}
         leg = stored.get("agent_leg", "")
         if stored.get("state") == "bridged" and leg in channels:
             call.state = CallState.BRIDGED
@@ -76,6 +82,7 @@ class Recovery:
             self.router.legs[leg] = (uuid, call.agent)
         self.router.calls[uuid] = call
         self.router._schedule_announcements(call, now)
+        self.router._schedule_relax(call, now)
         self.router._decide("resume", call, call.agent or "-", state=call.state.value,
                      waited=round(now - call.enqueued_at, 1))
 
@@ -84,7 +91,9 @@ class Recovery:
         bridged call's agent is marked in-call again so nobody offers it another call."""
         self.router.store.enqueue(call.uuid, call.queue, call.priority, now, owner=self.router.owner,
                            enqueued_at=call.enqueued_at, caller_number=call.caller_number,
-                           caller_name=call.caller_name)
+                           caller_name=call.caller_name, skills=call.skills,
+                           only_agent=call.only_agent or "",
+                           data=json.dumps(call.data, sort_keys=True))
         if call.state is CallState.BRIDGED:
             self.router.store.leave_queue(call.uuid, call.queue)
             self.router.store.update_call(call.uuid, state="bridged", agent=call.agent,
@@ -118,6 +127,8 @@ class Recovery:
         if self.router._api(cmd.uuid_getvar(uuid, "acd_role")) == "agent":
             return
         priority = self.router._api(cmd.uuid_getvar(uuid, "acd_priority"))
+        skills = self.router._api(cmd.uuid_getvar(uuid, "acd_skills"))
         self.router.enqueue(uuid, queue, "0" if priority == "_undef_" else priority,
                      row.get("cid_num", ""), row.get("cid_name", ""),
-                     answered=row.get("callstate") == "ACTIVE")
+                     answered=row.get("callstate") == "ACTIVE",
+                     skills=None if skills == "_undef_" or skills.startswith("-ERR") else skills)

@@ -34,16 +34,16 @@ import gevent
 
 from acd.core.model import (PROGRESSIVE, RING_ALL, CallState, Result, caller_score,
                             classify_cause, max_level, ringing_mode)
+from acd.core.skills import format_skills, next_step_in
 from acd.esl import commands as cmd
 from acd.esl import CommandTimeout, ConnectionLost, EslError, NotConnectedError
+from acd.selection import Selection
 
 log = logging.getLogger("acd.router")
 decisions = logging.getLogger("acd.decisions")
 
 #: Seconds a reservation or call lease lasts; renewed every tick while the call lives.
 LEASE = 30.0
-#: How many agents a ring-all originate rings at most.
-RING_ALL_MAX = 100
 #: A ring-progressively leg rings at most this many ring timeouts.
 PROGRESSIVE_STEPS = 3
 
@@ -95,6 +95,7 @@ class Router:
         self.legs = {}              # agent leg uuid -> (caller uuid, agent id)
         self.leg_causes = {}        # agent leg uuid -> hangup cause seen on its CHANNEL_HANGUP
         self.unstaffed_queues = set()  # queues that sent a caller away for lack of agents
+        self.selection = Selection(config, store, owner, LEASE)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -186,12 +187,34 @@ class Router:
         call.skills, call.only_agent, call.data = skills or "", agent, dict(data or {})
         self.calls[uuid] = call
         self._schedule_announcements(call, now)
+        self._schedule_relax(call, now)
         self._moh(call)
         self._decide("enqueue", call, position=position, priority=priority,
                      **({"resumed_from": round(now - place, 1)} if place != now else {}))
         self.dispatch([queue.name])
         self._timed("call_arrived", started)
         return call
+
+    def _schedule_relax(self, call, now):
+        """A timer for the queue's next relax step: the caller is searched for again the moment
+        it is reached (not at the next tick)."""
+        relax = [(step.after, step.requirements) for step in self.config.queue(call.queue).relax]
+        delay = next_step_in(relax, now - call.queue_since)
+        if delay is not None:
+            gevent.spawn_later(delay, self.post, self._relaxed, call.uuid, call.queue,
+                               call.queue_since)
+
+    def _relaxed(self, uuid, queue_name, since):
+        call = self.calls.get(uuid)
+        if call is None or call.queue != queue_name or call.queue_since != since:
+            return  # gone, or moved on (overflow): its new queue has its own timers
+        now = self.clock()
+        queue = self.config.queue(queue_name)
+        step, requirements = self.selection.requirements(call, queue, now)
+        self._decide("relax", call, step=step, req=format_skills(requirements) or "-")
+        self._schedule_relax(call, now)
+        if call.state is CallState.WAITING:
+            self.dispatch([queue_name])
 
     def _timed(self, kind, started):
         self._observe("routing-decision", None, "-",
@@ -205,49 +228,38 @@ class Router:
     # -- dispatch -----------------------------------------------------------------------------
 
     def dispatch(self, queues=None):
-        """Offer waiting callers of ``queues`` (all when None), best first."""
+        """Offer waiting callers of ``queues`` (all when None), best first. Once a caller found
+        nobody, later callers of the same queue who ask for no more (same tier level, same
+        requirements) are not searched again in this pass."""
         waiting = sorted((c for c in self.calls.values() if c.state is CallState.WAITING
                           and (queues is None or c.queue in queues)), key=lambda c: c.score)
-        exhausted = {}  # queue -> highest level that had no offerable agent
+        exhausted = {}  # (queue, requirements, only agent) -> highest level with nobody offerable
         now = self.clock()
         for call in waiting:
             queue = self.config.queue(call.queue)
             level = max_level(queue.tier_rules_apply, queue.tier_rule_wait_second,
                               now - call.queue_since)
-            top = exhausted.get(queue.name)
+            asks = (queue.name, call.only_agent, call.skills,
+                    self.selection.requirements(call, queue, now)[0] if queue.relax else 0)
+            top = exhausted.get(asks)
             if top is not None and (top is True or (level is not None and level <= top)):
                 continue
             if not self._offer(call, queue, level, now):
-                exhausted[queue.name] = True if level is None else level
+                exhausted[asks] = True if level is None else level
 
     def _offer(self, call, queue, level, now):
         """Reserve agent(s) for ``call`` and ring them; False when nobody could be reserved."""
         if ringing_mode(queue.strategy) == RING_ALL:
-            agents = [a for a in self.store.candidates(queue.name, level, RING_ALL_MAX)
-                      if self.store.reserve(a, call.uuid, queue.name, self.owner, now, LEASE)]
+            choices = self.selection.ring_all(call, queue, level, now)
         else:
-            agent = self._reserve_next(call, queue, level, now)
-            agents = [agent] if agent else []
-        if not agents:
+            choice = self.selection.reserve_next(call, queue, level, now)
+            choices = [choice] if choice else []
+        if not choices:
             return False
-        self._originate(call, queue, agents, now)
+        self._originate(call, queue, choices, now)
         if ringing_mode(queue.strategy) == PROGRESSIVE:
             call.next_progressive = now + queue.ring_timeout
         return True
-
-    def _reserve_next(self, call, queue, level, now):
-        """The best offerable agent this caller has not tried in this round (hunt order)."""
-        for _ in range(2):
-            found = self.store.candidates(queue.name, level, len(call.tried) + 4,
-                                          shuffle=queue.strategy == "random")
-            fresh = [a for a in found if a not in call.tried and a not in call.offers.values()]
-            for agent in fresh:
-                if self.store.reserve(agent, call.uuid, queue.name, self.owner, now, LEASE):
-                    return agent
-            if fresh or not found or not call.tried:
-                return None
-            call.tried.clear()  # everyone was tried: start the round again
-        return None
 
     def _ring_timeout(self, queue, agent_ids):
         timeouts = [queue.ring_timeout]
@@ -257,7 +269,8 @@ class Router:
                 timeouts.append(agent.ring_timeout)
         return max(timeouts) if len(agent_ids) > 1 else timeouts[-1]
 
-    def _originate(self, call, queue, agent_ids, now):
+    def _originate(self, call, queue, choices, now):
+        agent_ids = [c.agent for c in choices]
         timeout = self._ring_timeout(queue, agent_ids)
         if ringing_mode(queue.strategy) == PROGRESSIVE:
             timeout *= PROGRESSIVE_STEPS
@@ -282,9 +295,11 @@ class Router:
             self.post(self.on_job, call.uuid, legs, None, str(exc), False)
             return
         call.state = CallState.OFFERING
-        for leg, agent_id in legs.items():
+        for (leg, agent_id), choice in zip(legs.items(), choices):
+            entry, short = self.selection.explain(call, queue, choice, now)
+            self.store.add_routing(call.uuid, dict(entry, leg=leg))
             self._decide("offer", call, agent_id, leg=leg, ring_timeout=int(timeout),
-                         strategy=queue.strategy)
+                         strategy=queue.strategy, **short)
         try:
             job = self.esl.bgapi(cmd.originate(dial))
         except (EslError, NotConnectedError) as exc:
@@ -466,6 +481,7 @@ class Router:
             if not call.offers:
                 call.state = CallState.WAITING
             self._schedule_announcements(call, now)
+            self._schedule_relax(call, now)
             self._moh(call)
             self._decide("overflow", call, from_queue=old, result=result.value)
             self.dispatch([action.target])
@@ -527,10 +543,10 @@ class Router:
         if (call.next_progressive and call.state is CallState.OFFERING
                 and now >= call.next_progressive):
             call.next_progressive = now + queue.ring_timeout
-            agent = self._reserve_next(call, queue, max_level(
+            choice = self.selection.reserve_next(call, queue, max_level(
                 queue.tier_rules_apply, queue.tier_rule_wait_second, waited), now)
-            if agent:
-                self._originate(call, queue, [agent], now)
+            if choice:
+                self._originate(call, queue, [choice], now)
 
     def _no_agent_timeout(self, call, queue, now):
         """max-wait-time-with-no-agent: no agent of the queue is logged in as available. Once a

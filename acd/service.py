@@ -19,6 +19,7 @@ import json
 import logging
 
 import acd.clock
+from acd.core.skills import SkillError, check_skill, parse_skills
 from acd.core.model import AgentState, AgentStatus
 
 log = logging.getLogger("acd.service")
@@ -141,6 +142,39 @@ class Service:
         self._notify(agent_id)
         return self.agent_view(agent_id)
 
+    def set_agent_skills(self, agent_id, skills):
+        """Replace the agent's skills at run time ({name: proficiency 1..10}); the next routing
+        decision uses them (and they survive restarts until the config's skills change).
+        KeyError: not configured; NotSynced: not in Redis yet; ValueError: bad skills."""
+        if agent_id not in self._agents:
+            raise KeyError(agent_id)
+        if not isinstance(skills, dict):
+            raise ValueError('expected {"skills": {"name": proficiency 1..10, ...}}')
+        try:
+            for name, level in skills.items():
+                check_skill(name, level)
+        except SkillError as exc:
+            raise ValueError(str(exc)) from None
+        try:
+            self.store.set_skills(agent_id, skills, self.clock())
+        except KeyError:
+            raise NotSynced(f"agent {agent_id} is configured but not in Redis yet "
+                            "(the daemon writes agents at start); try again") from None
+        self._notify(agent_id)
+        return self.agent_view(agent_id)
+
+    def call_routing(self, call_uuid):
+        """Every offer made for the call, explained (docs/api.md), or None if none is known."""
+        try:
+            entries = self.store.routing(call_uuid)
+        except ValueError:  # not a valid call id
+            return None
+        if entries is None:
+            return None
+        for entry in entries:
+            entry["time"] = iso_utc(entry.get("time"))
+        return {"call": call_uuid, "offers": entries}
+
     def _notify(self, agent_id):
         try:
             self.on_agent_change(agent_id)
@@ -169,6 +203,7 @@ class Service:
             "ready_at_epoch": ready_at,
             "contact": conf.contact,
             "call": stored.get("call") or None,
+            "skills": parse_skills(stored["skills"]) if "skills" in stored else dict(conf.skills),
             "queues": [{"name": queue.name, "level": tier.level, "position": tier.position}
                        for queue, tier in self._tiers_of.get(conf.id, ())],
         }

@@ -15,6 +15,7 @@ import yaml
 from acd.config import parse_config
 from acd.daemon import Daemon
 from acd.esl import EslClient
+from acd.esl import commands as cmd
 from acd.sim.process import SimProcess
 from acd.store import Store
 
@@ -138,9 +139,9 @@ class World:
             self.driver.register_handle(name, self.events.put)
         self.driver.subscribe(*names)
 
-    def daemon(self, owner=None, **kw):
+    def daemon(self, owner=None, http=False, **kw):
         daemon = Daemon(self.config, owner=owner or f"test-{len(self.daemons)}", tick=0.1,
-                        http=False, **kw)
+                        http=http, **kw)
         daemon.start(wait_connected=10)
         self.daemons.append(daemon)
         return daemon
@@ -155,7 +156,7 @@ class World:
 
     # -- the outside world --------------------------------------------------------------------
 
-    def call(self, queue, number=None, name="Caller", priority=None, queued=True):
+    def call(self, queue, number=None, name="Caller", priority=None, queued=True, skills=None):
         """A caller dials the queue's number; returns the caller's (the -b leg's) uuid once a
         daemon has queued it (``queued``)."""
         number = number or f"+49301234{next(_callers):04d}"
@@ -163,6 +164,8 @@ class World:
         variables = f"origination_caller_id_number={number},origination_caller_id_name={name}"
         if priority is not None:
             variables += f",acd_priority={priority}"
+        if skills is not None:
+            variables += f",acd_skills={cmd.var_value(skills)}"  # escaped like acd escapes
         result = self.driver.bgapi(f"originate {{{variables}}}loopback/{extension} &park()"
                                    ).wait_result(10)
         assert result.ok, result

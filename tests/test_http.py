@@ -26,7 +26,7 @@ T0 = 1_800_000_000.0          # 2027-01-15T08:00:00Z
 TOKEN = "s3cret-admin-token"
 AGENT_KEYS = {"id", "name", "status", "state", "calls_answered", "talk_time", "no_answer_count",
               "idle_since", "idle_since_epoch", "ready_at", "ready_at_epoch", "contact", "call",
-              "queues"}
+              "queues", "skills"}
 CONFIG = parse_config({
     "http": {"admin-token": TOKEN},
     "agents": [
@@ -243,7 +243,7 @@ def test_agents_list_in_config_order_with_exact_keys(api):
         "id": "1001", "name": "Anna", "status": "available", "state": "waiting",
         "calls_answered": 0, "talk_time": 0.0, "no_answer_count": 0,
         "idle_since": "2027-01-15T08:00:00.000Z", "idle_since_epoch": T0,
-        "ready_at": None, "ready_at_epoch": None, "contact": "user/1001", "call": None,
+        "ready_at": None, "ready_at_epoch": None, "contact": "user/1001", "call": None, "skills": {},
         "queues": [{"name": "support", "level": 1, "position": 1},
                    {"name": "sales", "level": 1, "position": 2}]}
     assert agents[1]["status"] == "on-break"           # the config's initial status
@@ -257,7 +257,7 @@ def test_agent_not_yet_in_redis_shows_config_status_and_zeros(api):
         "id": "1003", "name": "Cleo", "status": "available", "state": "waiting",
         "calls_answered": 0, "talk_time": 0.0, "no_answer_count": 0,
         "idle_since": None, "idle_since_epoch": None, "ready_at": None, "ready_at_epoch": None,
-        "contact": "user/1003", "call": None,
+        "contact": "user/1003", "call": None, "skills": {},
         "queues": [{"name": "support", "level": 1, "position": 1}]}
 
 

@@ -105,6 +105,7 @@ STRATEGIES = {
     "sequentially-by-agent-order": SINGLE,
     "ring-all": RING_ALL,
     "ring-progressively": PROGRESSIVE,
+    "skills": SINGLE,
 }
 
 

@@ -20,6 +20,15 @@ key                                    type    holds
                                                means Redis lost its data (restarted empty)
 ``acd:queue:{q}:abandoned:{number}``  string  enqueued_at of a caller who hung up while
                                                waiting (expires after discard-abandoned-after)
+``acd:skill:{s}``                      hash    agent id -> proficiency in skill s (1..10)
+``acd:queue:{q}:skill:{s}``            zset    skills queue q: offerable agents with skill s,
+                                               scored by level/proficiency/idle (lazy removal)
+``acd:queue:{q}:match:{s1+s2..}``     zset    skills queue q: offerable agents having all these
+                                               skills (a requirement set the config names)
+``acd:queue:{q}:skilled:{s}``          zset    skills queue q: every agent with skill s, scored
+                                               by level and proficiency (decision explanations)
+``acd:call:{uuid}:routing``            list    JSON explanation of each offer made for the call
+                                               (kept a day after the call)
 =====================================  ======  ==================================================
 """
 
@@ -69,3 +78,19 @@ class Keys:
 
     def call(self, call_uuid):
         return f"{self.prefix}:call:{self._id(call_uuid)}"
+
+    def routing(self, call_uuid):
+        return f"{self.prefix}:call:{self._id(call_uuid)}:routing"
+
+    def skill(self, skill):
+        return f"{self.prefix}:skill:{self._id(skill)}"
+
+    def queue_skill(self, queue, skill):
+        return f"{self.prefix}:queue:{self._id(queue)}:skill:{self._id(skill)}"
+
+    def match_set(self, queue, skills):
+        """The skills queue's offerable agents having every one of ``skills`` (2 or more)."""
+        return f"{self.prefix}:queue:{self._id(queue)}:match:{self._id('+'.join(sorted(skills)))}"
+
+    def skilled(self, queue, skill):
+        return f"{self.prefix}:queue:{self._id(queue)}:skilled:{self._id(skill)}"

@@ -24,6 +24,7 @@ import random
 
 import redis
 
+from acd.core.skills import format_skills, parse_skills, qualifies
 from acd.store.keys import Keys
 
 LUA = pathlib.Path(__file__).with_name("lua")
@@ -37,6 +38,13 @@ _FLOAT_FIELDS = ("talk_time", "idle_since", "ready_at", "lease_until", "answered
                  "offered_at", "wrap_up_time", "reject_delay_time", "busy_delay_time",
                  "no_answer_delay_time", "last_call_end")
 LEVEL = 10 ** 13  # must match lua/_score.lua
+#: How many zset entries one skills decision examines at most (pick.lua); beyond it the best
+#: found so far is offered and the explanation says the answer was not exact.
+PICK_CAP = 1000
+#: Agents per pipelined round trip when syncing the config into Redis.
+SYNC_CHUNK = 500
+#: Seconds a call's routing explanation is kept after its last offer.
+ROUTING_KEEP = 86400
 
 
 def _caller_key(number):
@@ -47,15 +55,38 @@ def _caller_key(number):
 
 
 class TierRef:
-    """An agent's membership in one queue, as the scoring needs it."""
+    """An agent's membership in one queue, as the scoring needs it (``skill_order`` for a
+    queue with strategy ``skills``)."""
 
-    __slots__ = ("queue", "strategy", "level", "position")
+    __slots__ = ("queue", "strategy", "level", "position", "skill_order", "match_sets")
 
-    def __init__(self, queue, strategy, level=1, position=1):
+    def __init__(self, queue, strategy, level=1, position=1, skill_order="best-match",
+                 match_sets=()):
         self.queue, self.strategy, self.level, self.position = queue, strategy, level, position
+        self.skill_order = skill_order
+        #: requirement skill sets (sorted tuples, 2 or more skills) the queue keeps a set for
+        self.match_sets = tuple(match_sets)
+
+    @property
+    def skills(self):
+        return self.strategy == "skills"
 
     def __repr__(self):
         return f"TierRef({self.queue!r}, {self.strategy!r}, {self.level}, {self.position})"
+
+
+class Pick:
+    """What ``Store.pick`` found: ``found`` [(agent id, total proficiency)] best first, how many
+    qualified agents it saw, how many entries it scanned, and whether the answer is exact."""
+
+    __slots__ = ("found", "qualified", "scanned", "exact")
+
+    def __init__(self, found, qualified, scanned, exact):
+        self.found, self.qualified, self.scanned, self.exact = found, qualified, scanned, exact
+
+    @property
+    def agents(self):
+        return [agent for agent, _ in self.found]
 
 
 class Store:
@@ -88,13 +119,29 @@ class Store:
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _queue_args(self, tiers):
-        """KEYS (avail..., offers...) and ARGV (3 per queue) for the scoring prelude."""
+    def _queue_args(self, tiers, agent_id=None, skills=None):
+        """KEYS (avail..., offers..., skill zsets...) and ARGV (3 per queue, then the skill
+        section) for the scoring prelude. An agent in a skills queue has its skills read from
+        Redis unless ``skills`` ({name: level}) is given."""
         keys = [self.keys.avail(t.queue) for t in tiers] + [self.keys.offers(t.queue) for t in tiers]
         argv = []
         for t in tiers:
             argv += [t.strategy, t.level, t.position]
-        return keys, argv
+        section = []
+        if any(t.skills for t in tiers):
+            if skills is None:
+                skills = self.agent_skills(agent_id)
+            for i, t in enumerate(tiers):
+                if not t.skills:
+                    continue
+                for name, level in sorted(skills.items()):
+                    keys.append(self.keys.queue_skill(t.queue, name))
+                    section += [i, t.skill_order, level, 1]
+                for names in t.match_sets:
+                    if all(name in skills for name in names):
+                        keys.append(self.keys.match_set(t.queue, names))
+                        section += [i, t.skill_order, sum(skills[n] for n in names), len(names)]
+        return keys, argv + [len(section) // 4] + section
 
     @staticmethod
     def _decode_agent(raw):
@@ -113,18 +160,39 @@ class Store:
 
     def sync_agent(self, agent_id, config, initial_status, now):
         """Create the agent at first sight (with ``initial_status``) or refresh its config fields;
-        runtime state survives. Its queues come from ``tiers_of``."""
+        runtime state survives. Its queues come from ``tiers_of``. ``config["skills"]``: see
+        :meth:`_config_skills`."""
+        self.sync_agents([(agent_id, config, initial_status)], now)
+
+    def sync_agents(self, agents, now, chunk=SYNC_CHUNK):
+        """:meth:`sync_agent` for many ``(agent_id, config, initial_status)``: two pipelined
+        round trips per ``chunk`` agents (a 10,000-agent center syncs in well under a second)."""
+        for start in range(0, len(agents), chunk):
+            part = agents[start:start + chunk]
+            pipe = self.redis.pipeline(transaction=False)
+            for agent_id, _, _ in part:
+                pipe.hkeys(self.keys.agent_tiers(agent_id))
+                pipe.hmget(self.keys.agent(agent_id), "skills", "config_skills")
+            found = pipe.execute()
+            pipe = self.redis.pipeline(transaction=False)
+            for i, (agent_id, config, initial_status) in enumerate(part):
+                self._sync_one(pipe, agent_id, config, initial_status, now, set(found[2 * i]),
+                               found[2 * i + 1])
+            pipe.execute()
+
+    def _sync_one(self, pipe, agent_id, config, initial_status, now, old_queues, skill_fields):
         tiers = self.tiers_of(agent_id)
-        old = set(self.redis.hkeys(self.keys.agent_tiers(agent_id)))
-        left = [q for q in old - {t.queue for t in tiers}]
-        keys, argv = self._queue_args(tiers)
+        left = sorted(old_queues - {t.queue for t in tiers})
+        skills = self._config_skills(pipe, agent_id, config.get("skills"), tiers, *skill_fields)
+        keys, argv = self._queue_args(tiers, agent_id, skills)
         fields = {k: ("" if config.get(k) is None else config[k]) for k in CONFIG_FIELDS
                   if k in config}
         self._scripts["sync_agent"](
             keys=[self.keys.agent(agent_id), self.keys.agent_tiers(agent_id), self.keys.agents,
                   self.keys.pending] + keys + [self.keys.avail(q) for q in left],
             args=[agent_id, now, len(tiers), len(left), json.dumps(fields), initial_status,
-                  json.dumps({t.queue: f"{t.level}:{t.position}" for t in tiers})] + argv)
+                  json.dumps({t.queue: f"{t.level}:{t.position}" for t in tiers})] + argv,
+            client=pipe)
 
     def remove_agent(self, agent_id, now):
         """An agent that left the config: logged out, out of every queue (its history stays)."""
@@ -137,7 +205,7 @@ class Store:
         if status not in ("logged-out", "available", "on-break"):
             raise ValueError(f"invalid status {status!r}")
         tiers = self.tiers_of(agent_id)
-        keys, argv = self._queue_args(tiers)
+        keys, argv = self._queue_args(tiers, agent_id)
         try:
             self._scripts["set_status"](
                 keys=[self.keys.agent(agent_id), self.keys.pending] + keys,
@@ -147,6 +215,122 @@ class Store:
                 raise KeyError(agent_id) from None
             raise
         return self.agent(agent_id)
+
+    # -- skills -------------------------------------------------------------------------------
+
+    def agent_skills(self, agent_id):
+        """{skill: proficiency} as Redis holds them (config, or a run-time change)."""
+        return parse_skills(self.redis.hget(self.keys.agent(agent_id), "skills") or "")
+
+    def _config_skills(self, pipe, agent_id, configured, tiers, current, last_config):
+        """The skills to sync: the config's win only when the config changed them since the
+        last sync (``last_config``); a change made at run time (set_skills) survives restarts
+        until the file is edited. None: the config says nothing about skills."""
+        if configured is None:
+            return None
+        configured, text = dict(configured), format_skills(configured)
+        if last_config == text and current is not None:
+            return parse_skills(current)
+        self._write_skills(agent_id, configured, tiers, parse_skills(current or ""), pipe)
+        pipe.hset(self.keys.agent(agent_id), "config_skills", text)
+        return configured
+
+    def set_skills(self, agent_id, skills, now):
+        """Change an agent's skills at run time; the next decision uses them. KeyError if the
+        agent is unknown. Returns the agent."""
+        if not self.redis.exists(self.keys.agent(agent_id)):
+            raise KeyError(agent_id)
+        tiers = self.tiers_of(agent_id)
+        self._write_skills(agent_id, dict(skills), tiers, self.agent_skills(agent_id))
+        keys, argv = self._queue_args(tiers, agent_id, dict(skills))
+        self._scripts["make_ready"](keys=[self.keys.agent(agent_id), self.keys.pending] + keys,
+                                    args=[agent_id, now, len(tiers)] + argv)
+        return self.agent(agent_id)
+
+    def _write_skills(self, agent_id, skills, tiers, old, pipe=None):
+        own = pipe is None
+        pipe = self.redis.pipeline() if own else pipe
+        pipe.hset(self.keys.agent(agent_id), "skills", format_skills(skills))
+        for name in set(old) - set(skills):
+            pipe.hdel(self.keys.skill(name), agent_id)
+        for name, level in skills.items():
+            pipe.hset(self.keys.skill(name), agent_id, level)
+        for t in tiers:
+            if not t.skills:
+                continue
+            for name in old:  # the offerable zsets are re-filled by the caller
+                pipe.zrem(self.keys.queue_skill(t.queue, name), agent_id)
+                pipe.zrem(self.keys.skilled(t.queue, name), agent_id)
+            for names in t.match_sets:
+                if all(name in old for name in names):
+                    pipe.zrem(self.keys.match_set(t.queue, names), agent_id)
+            for name, level in skills.items():
+                pipe.zadd(self.keys.skilled(t.queue, name), {agent_id: t.level * 11 + 10 - level})
+        if own:
+            pipe.execute()
+
+    def pick(self, queue, mode, requirements, max_level=None, limit=1, exclude=(), cap=PICK_CAP,
+             match_set=False):
+        """The best offerable agents of ``queue`` meeting ``requirements`` ({skill: minimum}):
+        ``mode`` best-match | longest-idle (a skills queue) or filter (the queue's own order).
+        ``match_set``: the queue keeps a match set of exactly these skills (its TierRefs'
+        ``match_sets``). See lua/pick.lua. Returns a :class:`Pick`."""
+        names = sorted(requirements)
+        exact_set = ""
+        if mode != "filter" and len(names) == 1:
+            exact_set = self.keys.queue_skill(queue, names[0])
+        elif mode != "filter" and match_set:
+            exact_set = self.keys.match_set(queue, names)
+        found, qualified, scanned, exact = self._scripts["pick"](
+            keys=[self.keys.avail(queue), exact_set]
+            + [self.keys.queue_skill(queue, n) for n in names]
+            + [self.keys.skill(n) for n in names],
+            args=[mode, -1 if max_level is None else int(max_level), len(names), limit, cap,
+                  json.dumps(sorted(exclude))] + [x for n in names for x in (n, requirements[n])])
+        pairs = [(found[i], int(found[i + 1])) for i in range(0, len(found), 2)]
+        return Pick(pairs, int(qualified), int(scanned), bool(exact))
+
+    def ranked_before(self, queue, skill, agent_id, limit=10):
+        """Agents of skills queue ``queue`` with ``skill`` ranked at or above ``agent_id`` (tier
+        level, then proficiency), best first -- the candidates an explanation lists."""
+        key = self.keys.skilled(queue, skill)
+        score = self.redis.zscore(key, agent_id)
+        if score is None:
+            return []
+        return [a for a in self.redis.zrangebyscore(key, "-inf", score, start=0, num=limit + 1)
+                if a != agent_id][:limit]
+
+    def skip_reasons(self, agent_ids, now, requirements=None):
+        """{agent id: why it could not be offered now} -- skills (lacks a required one),
+        logged-out, on-break, reserved, ringing, in-call, wrap-up, delay -- or "offerable"."""
+        pipe = self.redis.pipeline(transaction=False)
+        for agent_id in agent_ids:
+            pipe.hmget(self.keys.agent(agent_id), "status", "state", "ready_at", "skills")
+        reasons = {}
+        for agent_id, (status, state, ready_at, skills) in zip(agent_ids, pipe.execute()):
+            if requirements and not qualifies(parse_skills(skills or ""), requirements):
+                reasons[agent_id] = "skills"
+            elif status != "available":
+                reasons[agent_id] = status or "unknown"
+            elif state != "waiting":
+                reasons[agent_id] = state
+            elif float(ready_at or 0) > now:
+                reasons[agent_id] = "delay"
+            else:
+                reasons[agent_id] = "offerable"
+        return reasons
+
+    def add_routing(self, call_uuid, entry, keep=ROUTING_KEEP):
+        """Append one offer's explanation to the call's routing record."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.rpush(self.keys.routing(call_uuid), json.dumps(entry, sort_keys=True))
+        pipe.expire(self.keys.routing(call_uuid), int(keep))
+        pipe.execute()
+
+    def routing(self, call_uuid):
+        """The explanations of every offer made for the call (oldest first), or None."""
+        entries = self.redis.lrange(self.keys.routing(call_uuid), 0, -1)
+        return [json.loads(e) for e in entries] if entries else None
 
     def agent(self, agent_id):
         """The agent as a dict (numbers decoded), or None."""
@@ -215,7 +399,7 @@ class Store:
         """End the agent's part in ``call_uuid`` (see release.lua for the outcomes). Returns
         (changed, state, status); a second release of the same call changes nothing."""
         tiers = self.tiers_of(agent_id)
-        keys, argv = self._queue_args(tiers)
+        keys, argv = self._queue_args(tiers, agent_id)
         changed, state, status = self._scripts["release"](
             keys=[self.keys.agent(agent_id), self.keys.leases, self.keys.pending] + keys,
             args=[agent_id, call_uuid, outcome, now, UNREGISTERED_DELAY, len(tiers)] + argv)
@@ -240,7 +424,7 @@ class Store:
         ready = []
         for agent_id in self.redis.zrangebyscore(self.keys.pending, "-inf", now):
             tiers = self.tiers_of(agent_id)
-            keys, argv = self._queue_args(tiers)
+            keys, argv = self._queue_args(tiers, agent_id)
             if self._scripts["make_ready"](keys=[self.keys.agent(agent_id), self.keys.pending] + keys,
                                           args=[agent_id, now, len(tiers)] + argv):
                 ready.append(agent_id)
