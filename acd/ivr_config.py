@@ -380,7 +380,12 @@ class _Walk:
                     self.fail(key_path(key_path(where, "set"), name),
                               f"expected a text or number, got {shown(item)}")
                     continue
-                pairs.append((name, as_text(item) if as_text(item) is not None else shown(item)))
+                text = as_text(item) if as_text(item) is not None else shown(item)
+                if name == "acd_language" and not _LANGUAGE.match(text):
+                    self.fail(key_path(key_path(where, "set"), name),
+                              f"expected a language code such as de or en-GB, got {shown(item)}")
+                    continue
+                pairs.append((name, text))
         then = self._then(value, where, context, required=True)
         return IvrAction("set", variables=tuple(pairs), then=then) if then else None
 

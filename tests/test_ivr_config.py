@@ -175,6 +175,9 @@ def menu(**kw):
      "ivr[0].options.1.set.acd_queue: acd_queue is acd's own variable"),
     (menu(options={"1": {"set": {"bad name": "x"}, "then": {"queue": "sales"}}}),
      "ivr[0].options.1.set.bad name: expected a variable name of letters, digits and _"),
+    (menu(options={"1": {"set": {"acd_language": "d e"}, "then": {"queue": "sales"}}}),
+     "ivr[0].options.1.set.acd_language: expected a language code such as de or en-GB, "
+     "got 'd e'"),
     (menu(options={"1": {"playback": "my file.wav"}}),
      "ivr[0].options.1.playback: expected a sound path without spaces, $ or braces other than "
      "{lang}, got 'my file.wav'"),
