@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 
 from acd.core.skills import SKILL_ORDERS, SkillError, check_skill, match_sets
 from acd.esl.commands import UnsafeValue, parse_contact
+from acd.schedule import Schedule
 
 from acd import defaults
+from acd import ivr_config
 from acd.config_reader import (MISSING, ConfigError, Problems, Reader, as_text, items, key_path,
                                read_yaml, shown, unknown_key)
 
@@ -36,6 +38,7 @@ ENV_ESL_PASSWORD = "ACD_ESL_PASSWORD"
 ENV_ADMIN_TOKEN = "ACD_ADMIN_TOKEN"
 
 _TOP_KEYS = ("freeswitch", "redis", "http", "agents", "queues")
+_TOP_KEYS += ("ivr", "schedules")                      # acd/ivr_config.py reads these
 _FREESWITCH_KEYS = ("host", "port", "password", "command-timeout")
 _REDIS_KEYS = ("url", "prefix")
 _HTTP_KEYS = ("listen", "admin-token")
@@ -51,6 +54,7 @@ _QUEUE_KEYS = ("name", "strategy", "ring-timeout", "moh-sound", "max-wait-time",
 _RELAX_KEYS = ("after", "requirements")
 #: Tier levels a skills queue can tell apart (its Redis scores pack level and proficiency).
 MAX_SKILLS_TIER_LEVEL = 80
+_QUEUE_KEYS += ("schedule", "closed-action")           # acd/ivr_config.py reads these
 _TIER_KEYS = ("agent", "level", "position")
 
 _NAME = re.compile(r"[A-Za-z0-9_.@+-]+\Z")      # agent ids, queue names: safe in keys and URLs
@@ -148,6 +152,9 @@ class QueueConfig:
     #: minimum proficiency per skill: ((skill, level), ...) sorted by skill
     requirements: "tuple[tuple[str, int], ...]" = ()
     relax: "tuple[RelaxStep, ...]" = ()
+    #: business hours (a schedule name) and what a caller gets while closed (acd/ivr_config.py)
+    schedule: "str | None" = None
+    closed_action: "ivr_config.IvrAction | None" = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +168,9 @@ class Config:
     source: str = "<string>"
     #: ``FILE: warning: key.path: text`` lines: legal, but probably not what was meant.
     warnings: "tuple[str, ...]" = ()
+    #: IVR menus and business-hours schedules (acd/ivr_config.py, docs/ivr.md).
+    ivrs: "tuple[ivr_config.IvrMenu, ...]" = ()
+    schedules: "tuple[Schedule, ...]" = ()
 
     def __post_init__(self):
         # indexes: the router looks agents and queues up on every call (10,000 agents)
@@ -171,6 +181,8 @@ class Config:
         object.__setattr__(self, "_agents", {a.id: a for a in self.agents})
         object.__setattr__(self, "_queues", {q.name: q for q in self.queues})
         object.__setattr__(self, "_tiers", tiers)
+        object.__setattr__(self, "_ivrs", {m.name: m for m in self.ivrs})
+        object.__setattr__(self, "_schedules", {s.name: s for s in self.schedules})
 
     def agent(self, agent_id):
         """The agent with this id; KeyError if there is none."""
@@ -198,6 +210,23 @@ class Config:
                                      [(step.after, step.requirements) for step in queue.relax])
         return cache[name]
 
+    def ivr(self, name):
+        """The IVR menu with this name; KeyError if there is none."""
+        try:
+            return self._ivrs[str(name)]
+        except KeyError:
+            raise KeyError(f"no ivr menu {name!r} in {self.source}") from None
+
+    def has_ivr(self, name):
+        return str(name) in self._ivrs
+
+    def schedule(self, name):
+        """The schedule with this name; KeyError if there is none."""
+        try:
+            return self._schedules[str(name)]
+        except KeyError:
+            raise KeyError(f"no schedule {name!r} in {self.source}") from None
+
     def queues_of(self, agent_id):
         """``[(QueueConfig, Tier), ...]`` for every queue the agent has a tier in, in file order."""
         return list(self._tiers.get(str(agent_id), ()))
@@ -219,11 +248,12 @@ def parse_config(data, source="<string>", env=os.environ):
     queues = _queues(top.raw("queues"), {agent.id for agent in agents}, problems)
     _check_targets(queues, problems)
     _check_overflow_loops(queues, problems)
+    ivrs, schedules, queues = ivr_config.read(top, queues, [a.id for a in agents], problems)
     if problems.errors:
         raise ConfigError(problems.errors)
     _warn_unused(agents, queues, problems)
     return Config(freeswitch, redis, http, tuple(agents), tuple(queues), source,
-                  tuple(problems.warnings))
+                  tuple(problems.warnings), ivrs=ivrs, schedules=schedules)
 
 
 def _freeswitch(data, env, problems):

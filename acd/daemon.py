@@ -25,6 +25,7 @@ from redis.retry import Retry
 
 from acd import clock as clock_module
 from acd.esl import EslClient, EslError, NotConnectedError
+from acd.ivr import Ivr
 from acd.recovery import Recovery
 from acd.router import Router
 from acd.service import Service
@@ -35,6 +36,7 @@ log = logging.getLogger("acd.daemon")
 #: The events the daemon subscribes to (FreeSWITCH names).
 EVENTS = ("CHANNEL_PARK", "CHANNEL_HANGUP", "CHANNEL_UNBRIDGE", "DTMF", "BACKGROUND_JOB",
           "HEARTBEAT")
+EVENTS += ("CHANNEL_EXECUTE_COMPLETE",)    # the IVR's prompts (acd/ivr.py)
 #: Seconds between ticks (wrap-up ends, leases, max-wait, announcements, periodic dispatch).
 TICK = 0.25
 
@@ -60,6 +62,11 @@ class Daemon:
         self._handlers = {"CHANNEL_PARK": self.router.on_park,
                           "CHANNEL_HANGUP": self.router.on_hangup,
                           "CHANNEL_UNBRIDGE": self.router.on_unbridge, "DTMF": self.router.on_dtmf}
+        # the IVR sees parks, hangups, digits first and passes on what is not its callers'
+        self.ivr = Ivr(config, self.router, self.esl, clock)
+        self._handlers.update({"CHANNEL_PARK": self.ivr.on_park,
+                               "CHANNEL_HANGUP": self.ivr.on_hangup, "DTMF": self.ivr.on_dtmf,
+                               "CHANNEL_EXECUTE_COMPLETE": self.ivr.on_execute_complete})
         self.service = Service(config, self.store, clock,
                                on_agent_change=lambda agent_id: self.post(self._agent_changed, agent_id),
                                health_checks=[self._esl_health])
@@ -175,7 +182,9 @@ class Daemon:
             return
         channels = {row["uuid"]: row for row in rows if row.get("uuid")}
         self.sync_agents()  # a Redis that restarted empty gets its agents back
-        Recovery(self.router).resync(channels)
+        self.ivr.resync(channels)  # callers in the IVR (or at a closed queue) are the IVR's
+        Recovery(self.router).resync({uuid: row for uuid, row in channels.items()
+                                      if uuid not in self.ivr.sessions})
         log.info("resynced: %d channels on FreeSWITCH, %d calls handled here", len(channels),
                  len(self.router.calls))
 

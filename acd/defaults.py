@@ -86,3 +86,19 @@ TIER_POSITION = 1
 #: The cause of a {hangup: } action that names none, and of the hangup of a caller who reaches
 #: a queue's wait limit when the queue has no overflow (docs/config.md).
 HANGUP_CAUSE = "NORMAL_CLEARING"
+
+# -- IVR menus (docs/ivr.md) ------------------------------------------------------------------
+#: ivr[].timeout: seconds to wait for the first digit after the greeting (FreeSWITCH's
+#: play_and_get_digits waits at least 1 s).
+IVR_TIMEOUT = 5.0
+#: ivr[].digit-timeout: seconds to wait for each further digit (collect).
+IVR_DIGIT_TIMEOUT = 2.0
+#: ivr[].max-failures: invalid or missing inputs before on-failure.
+IVR_MAX_FAILURES = 3
+#: ivr[].invalid-sound: FreeSWITCH's stock "that was an invalid entry".
+IVR_INVALID_SOUND = "ivr/ivr-that_was_an_invalid_entry.wav"
+#: What {lang} in a sound path becomes when neither the caller (acd_language) nor the menu
+#: (language) chose one.
+IVR_LANGUAGE = "en"
+#: collect: the most digits when max is not given (play_and_get_digits takes up to 128).
+IVR_COLLECT_MAX = 32

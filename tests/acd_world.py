@@ -90,6 +90,15 @@ def sim_config(queues):
             "sounds": {"default": 0.2}}
 
 
+def ivr_sim_config(queues, menus, sounds=None):
+    """sim_config plus 6000, 6001, ...: ``acd_ivr=<menu>``, answer, park (one per menu)."""
+    config = sim_config(queues)
+    config["dialplan"].update({f"6{n:03d}": [["set", f"acd_ivr={m}"], ["answer"], ["park"]]
+                               for n, m in enumerate(menus)})
+    config["sounds"] = dict(sounds or {}, default=0.2)
+    return config
+
+
 class World:
     def __init__(self, tmp_path, redis_url, queues, agents=None, proxy=False, **defaults):
         """``queues``: {name: {settings + "tiers": [agent ids or dicts]}}; ``agents``:
@@ -97,8 +106,14 @@ class World:
         self.tmp_path = tmp_path
         self.redis_url = redis_url
         self.queue_names = list(queues)
+        # IVR worlds (tests/test_ivr.py): the ivr and schedules sections, sound lengths
+        self.ivr_sections = {k: defaults.pop(k) for k in ("ivr", "schedules", "sounds")
+                             if k in defaults}
+        self.menu_names = [m["name"] for m in self.ivr_sections.get("ivr", [])]
         path = tmp_path / "sim.yaml"
-        path.write_text(yaml.safe_dump(sim_config(self.queue_names)))
+        path.write_text(yaml.safe_dump(sim_config(self.queue_names) if not self.ivr_sections else
+                                       ivr_sim_config(self.queue_names, self.menu_names,
+                                                      self.ivr_sections.get("sounds"))))
         self.sim = SimProcess(path, password="ClueCon").start()
         try:
             self._setup(redis_url, queues, agents, proxy, defaults)
@@ -126,6 +141,7 @@ class World:
                 tiers=[{"agent": t} if isinstance(t, str) else t for t in q.get("tiers", [])])
                 for name, q in queues.items()],
         }
+        self.data.update({k: v for k, v in self.ivr_sections.items() if k != "sounds"})
         self.config = parse_config(self.data, source="test.yaml")
         self.store = Store(redis.Redis.from_url(redis_url, decode_responses=True), "acd")
         self.daemons = []
@@ -176,6 +192,23 @@ class World:
                 while self.store.call(park.uuid) is None:
                     gevent.sleep(0.02)
         return park.uuid
+
+    def call_ivr(self, menu, number=None, name="Caller"):
+        """A caller dials the menu's number (6000 + its index); returns its uuid once parked."""
+        number = number or f"+49301234{next(_callers):04d}"
+        extension = f"6{self.menu_names.index(menu):03d}"
+        variables = f"origination_caller_id_number={number},origination_caller_id_name={name}"
+        result = self.driver.bgapi(f"originate {{{variables}}}loopback/{extension} &park()"
+                                   ).wait_result(10)
+        assert result.ok, result
+        return self.wait(lambda e: e.name == "CHANNEL_PARK"
+                         and e.get("variable_other_loopback_leg_uuid") == result.value).uuid
+
+    def dtmf(self, uuid, digits):
+        """The caller presses keys (``uuid_recv_dtmf``, as a phone's RFC 2833 digits arrive)."""
+        reply = self.driver.api(f"uuid_recv_dtmf {uuid} {digits}")
+        assert reply.startswith("+OK"), reply
+        return reply
 
     def wait(self, predicate, timeout=10.0, what="event"):
         for event in self.seen:

@@ -218,3 +218,22 @@ def test_event_and_filter_commands():
 def test_clean_caller_id():
     assert c.clean_caller_id(" Eve\r\nInjected: 1 ") == "Eve Injected: 1"
     assert len(c.clean_caller_id("x" * 500)) == 80
+
+
+def test_play_and_get_digits_builder_keeps_each_argument_one_word():
+    raw = c.play_and_get_digits(UUID, 1, 1, 5000, "none", "ivr/welcome.wav", "ivr/bad.wav",
+                                "acd_ivr_digits", "[12*#]", 2000, event_uuid="app-1")
+    assert b"execute-app-arg: 1 1 1 5000 none ivr/welcome.wav ivr/bad.wav acd_ivr_digits " \
+           b"[12*#] 2000\n" in raw
+    assert b"Event-UUID: app-1\n" in raw
+    assert b" ^[0-9]{4,10}$ " in c.play_and_get_digits(UUID, 4, 10, 5000, "#", "p.wav", "b.wav",
+                                                      "v", "^[0-9]{4,10}$", 2000)
+    for bad in ("my file.wav", "x${y}", "a'b", "a\\b", "", "a\nb"):
+        with pytest.raises(c.UnsafeValue):
+            c.play_and_get_digits(UUID, 1, 1, 5000, "none", bad, "b.wav", "v", ".", 2000)
+    with pytest.raises(c.UnsafeValue):
+        c.play_and_get_digits(UUID, 1, 1, 5000, "none", "a.wav", "b.wav", "v x", ".", 2000)
+
+
+def test_uuid_unsetvar():
+    assert c.uuid_unsetvar(UUID, "acd_ivr") == f"uuid_setvar {UUID} acd_ivr"

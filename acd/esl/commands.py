@@ -300,6 +300,27 @@ def sendmsg_execute(uuid, app, arg=None, *, event_uuid=None, event_lock=False, l
     return ("\n".join(lines) + "\n\n").encode("utf-8") + body
 
 
+_PAGD_WORD = re.compile(r"(?!.*\$\{)[^\s'\\]{1,512}\Z")
+
+
+def play_and_get_digits(uuid, minimum, maximum, timeout_ms, terminators, prompt, invalid, var,
+                        regexp, digit_timeout_ms, *, tries=1, event_uuid=None):
+    """``sendmsg`` running play_and_get_digits (arguments split at blanks by FreeSWITCH, so no
+    argument may hold a blank, quote, backslash or ``${``); ``event_uuid`` comes back as
+    the Application-UUID of its CHANNEL_EXECUTE_COMPLETE."""
+    numbers = [int(minimum), int(maximum), int(tries), int(timeout_ms)]
+    words = [terminators, prompt, invalid, _check(_VAR_NAME, var, "variable name"), regexp]
+    for word in words:
+        _check(_PAGD_WORD, word, "play_and_get_digits argument")
+    arg = " ".join([str(n) for n in numbers] + words + [str(int(digit_timeout_ms))])
+    return sendmsg_execute(uuid, "play_and_get_digits", arg, event_uuid=event_uuid)
+
+
+def uuid_unsetvar(uuid, name):
+    """``uuid_setvar <uuid> <name>`` without a value: FreeSWITCH removes the variable."""
+    return f"uuid_setvar {check_uuid(uuid)} {_check(_VAR_NAME, name, 'variable name')}"
+
+
 def sendmsg_hangup(uuid, cause="NORMAL_CLEARING"):
     return (f"sendmsg {check_uuid(uuid)}\ncall-command: hangup\n"
             f"hangup-cause: {_check(_CAUSE, cause, 'cause')}\n\n").encode()

@@ -71,37 +71,56 @@ def playback(s, arg):
 
 
 def play_and_get_digits(s, arg):
-    """min max tries timeout terminators file invalid_file var regexp [digit_timeout]."""
+    """min max tries timeout terminators file invalid_file [var [regexp [digit_timeout]]].
+
+    As mod_dptools/switch_ivr_play_say.c: timeout below 1000 ms is 1000 ms; each try clears
+    ``var`` and ``read_result``; the prompt is cut by the first digit; digits matching
+    ``regexp`` go to ``var``, digits that do not go to ``<var>_invalid`` (cleared at the start);
+    too few digits leave what was typed in ``var`` (FreeSWITCH does so too) and fail; the
+    invalid file plays after every failed try, timeouts included; a lone terminator with
+    max 1 counts as no input."""
     args = arg.split(" ")
-    if len(args) < 9:
+    if len(args) < 7:
         return
-    minimum, maximum, tries, timeout = (_int(v, 1) for v in args[:4])
-    terminators, prompt, invalid, var_name, regexp = args[4:9]
-    digit_timeout = _int(args[9], timeout) if len(args) > 9 else timeout
-    for _ in range(max(tries, 1)):
-        s.ch.unset_var("read_result")
-        digits = _read(s, prompt, minimum, maximum, timeout, digit_timeout, terminators)
+    minimum, maximum, tries, timeout = (_int(v, 0) for v in args[:4])
+    terminators, prompt, invalid = args[4] or "#", args[5], args[6]
+    var_name, regexp = (args + ["", ""])[7:9]
+    minimum = max(minimum, 0)
+    maximum = max(maximum, minimum)
+    timeout = max(timeout, 1000)
+    digit_timeout = (_int(args[9], 0) if len(args) > 9 else 0) or timeout
+    if regexp and var_name:
+        s.ch.unset_var(var_name + "_invalid")
+    for _ in range(max(tries, 0)):
+        digits, result = _read(s, prompt, minimum, maximum, timeout, digit_timeout, terminators,
+                               var_name)
         if s.interrupted():
             return
-        if len(digits) >= minimum and _matches(regexp, digits):
-            s.ch.set_var("read_result", "success")
-            s.ch.set_var(var_name, digits)
-            return
-        s.ch.set_var("read_result", "failure")
-        if invalid and invalid != "-" and not s.interrupted():
+        if result != "failure" and digits:
+            if not regexp or _matches(regexp, digits):
+                return
+            s.ch.unset_var(var_name)
+            if var_name:
+                s.ch.set_var(var_name + "_invalid", digits)
+        if invalid:
             media.play(s, invalid)
 
 
-def _read(s, prompt, minimum, maximum, timeout, digit_timeout, terminators):
+def _read(s, prompt, minimum, maximum, timeout, digit_timeout, terminators, var_name):
+    """switch_ivr_read: -> (digits, read_result)."""
+    s.ch.unset_var("read_result")
+    if var_name:
+        s.ch.unset_var(var_name)
     s.digits.clear()
-    if prompt and prompt != "-":
+    if prompt and prompt.lower() != "silence":
         media.play(s, prompt, digits_stop=True)
-    collected = ""
+    collected, terminator = "", None
     deadline = monotonic() + timeout / 1000.0
     while not s.interrupted() and len(collected) < maximum:
         if s.digits:
             digit = s.digits.popleft()
             if digit in terminators:
+                terminator = digit
                 break
             collected += digit
             deadline = monotonic() + digit_timeout / 1000.0
@@ -110,7 +129,15 @@ def _read(s, prompt, minimum, maximum, timeout, digit_timeout, terminators):
         if remaining <= 0:
             break
         s.wait(remaining, messages=False)
-    return collected
+    if terminator:
+        s.ch.set_var("read_terminator_used", terminator)
+    timed_out = terminator is None and len(collected) < maximum
+    result = "failure" if minimum and len(collected) < minimum else (
+        "timeout" if timed_out else "success")
+    s.ch.set_var("read_result", result)
+    if var_name and collected:
+        s.ch.set_var(var_name, collected)
+    return collected, result
 
 
 def _matches(regexp, digits):
