@@ -84,3 +84,26 @@ TIER_POSITION = 1
 #: The cause of a {hangup: } action that names none, and of the hangup of a caller who reaches
 #: a queue's wait limit when the queue has no overflow (docs/config.md).
 HANGUP_CAUSE = "NORMAL_CLEARING"
+
+# --- Observability (docs/metrics.md) -----------------------------------------------------------
+
+#: metrics.per-agent: also export series labelled with each agent's id (one set per agent: off by
+#: default so a center of thousands of agents stays cheap to scrape).
+METRICS_PER_AGENT = False
+#: metrics.service-level-window: seconds of calls acd_queue_service_level_ratio looks back on.
+METRICS_SERVICE_LEVEL_WINDOW = 900.0
+#: Seconds the Redis lease lasts that makes one daemon the exporter of the shared agent gauges;
+#: renewed at every scrape, so scrape more often than this.
+METRICS_EXPORTER_LEASE = 60.0
+#: Seconds a scrape waits for Redis' PING before it reports acd_redis_up 0.
+METRICS_REDIS_PING_TIMEOUT = 0.5
+#: records.max-length: call records kept in the Redis stream at most (about; 0 = no records).
+RECORDS_MAX_LENGTH = 100_000
+#: records.retention: seconds a call record is kept (0 = only max-length trims). 30 days.
+RECORDS_RETENTION = 30 * 86400.0
+#: queues[].service-level-threshold: a call answered within this many seconds meets the
+#: service level (the 20 of "80/20").
+QUEUE_SERVICE_LEVEL_THRESHOLD = 20.0
+#: queues[].service-level-count-short-abandons: whether a caller who hangs up within the
+#: threshold counts as met (Asterisk's SL2) instead of missed.
+QUEUE_SERVICE_LEVEL_COUNT_SHORT_ABANDONS = False

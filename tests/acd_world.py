@@ -139,8 +139,8 @@ class World:
         self.driver.subscribe(*names)
 
     def daemon(self, owner=None, **kw):
-        daemon = Daemon(self.config, owner=owner or f"test-{len(self.daemons)}", tick=0.1,
-                        http=False, **kw)
+        kw.setdefault("http", False)
+        daemon = Daemon(self.config, owner=owner or f"test-{len(self.daemons)}", tick=0.1, **kw)
         daemon.start(wait_connected=10)
         self.daemons.append(daemon)
         return daemon

@@ -20,6 +20,10 @@ key                                    type    holds
                                                means Redis lost its data (restarted empty)
 ``acd:queue:{q}:abandoned:{number}``  string  enqueued_at of a caller who hung up while
                                                waiting (expires after discard-abandoned-after)
+``acd:records``                        stream  one call record per queue call (acd.records),
+                                               trimmed by records.max-length and retention
+``acd:metrics:exporter``               string  the daemon that exports the shared agent gauges
+                                               (a lease renewed at each scrape; acd.metrics)
 =====================================  ======  ==================================================
 """
 
@@ -38,6 +42,8 @@ class Keys:
         self.calls = f"{prefix}:calls"
         self.pending = f"{prefix}:pending"
         self.leases = f"{prefix}:leases"
+        self.records = f"{prefix}:records"
+        self.metrics_exporter = f"{prefix}:metrics:exporter"
 
     @staticmethod
     def _id(value):
