@@ -382,3 +382,19 @@ def test_no_records_when_max_length_is_zero(tmp_path, redis_url):
         assert world.store.redis.exists("acd:records") == 0
     finally:
         world.close()
+
+
+def test_only_one_of_two_daemons_exports_the_shared_agent_gauges(world):
+    first, second = world.daemon(http=True), world.daemon(http=True)
+    talk(world, "support")
+    scrapes = [scrape(d.http.server_port) for d in (first, second, first, second)]
+    exporters = [s.value("acd_agents", status="available", state="waiting") is not None
+                 for s in scrapes]
+    assert exporters in ([True, False, True, False], [False, True, False, True])
+    shared = scrapes[exporters.index(True)]
+    assert sum(shared.series("acd_agents").values()) == 6
+    for s in scrapes:  # every daemon exports its own calls and health
+        assert s.value("acd_redis_up") == 1 and s.value("acd_esl_connected") == 1
+    total = sum(s.value("acd_calls_total", queue="support", result="answered") or 0
+                for s in scrapes[:2])
+    assert total == 1   # the call was handled by one daemon, counted once
