@@ -8,6 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
 .PHONY: all test test-plain test-gevent demo bench redis-server venv clean
+.PHONY: promtool
 
 all: test
 
@@ -47,13 +48,31 @@ redis-server:
 	    exit 1; \
 	  fi; }
 
+# promtool checks and unit-tests deploy/prometheus/acd-alerts.yml (tests/test_deploy.py). Debian's
+# prometheus package ships it; only the binary is taken out of the package (installing it would
+# also set up and start a Prometheus server) and put in /usr/local/bin.
+promtool:
+	@command -v promtool >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo ">> installing promtool from Debian's prometheus package"; \
+	    tmp=$$(mktemp -d) && chmod 755 $$tmp && cd $$tmp && \
+	    { apt-get download -q prometheus >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null && apt-get download -q prometheus >/dev/null; }; } && \
+	    dpkg-deb -x prometheus_*.deb root && install -m 0755 root/usr/bin/promtool /usr/local/bin/promtool; \
+	    cd / && rm -rf $$tmp; \
+	    command -v promtool >/dev/null || { echo "error: could not install promtool"; exit 1; }; \
+	  else \
+	    echo "error: promtool is not installed and we are not root: run 'sudo apt-get install prometheus'"; \
+	    exit 1; \
+	  fi; }
+
 # The suite runs twice: as is, and under gevent monkey-patching (as the daemon runs).
 test: test-plain test-gevent
 
-test-plain: venv redis-server
+test-plain: venv redis-server promtool
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-gevent: venv redis-server
+test-gevent: venv redis-server promtool
 	ACD_TEST_GEVENT=1 $(PY) tests/run_patched.py $(PYTEST_ARGS)
 
 # A whole call center on this machine: private redis-server, the FreeSWITCH simulator, the daemon,

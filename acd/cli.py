@@ -105,6 +105,10 @@ def _add_run(sub):
     p.add_argument("--log-level", default=_env("ACD_LOG_LEVEL", "INFO"),
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                    help="log level (env ACD_LOG_LEVEL; default %(default)s)")
+    p.add_argument("--log-format", default=_env("ACD_LOG_FORMAT", "text"), choices=["text", "json"],
+                   help="one text line or one JSON object per log record; every routing "
+                   "decision carries call, queue and agent (env ACD_LOG_FORMAT; default "
+                   "%(default)s)")
     p.set_defaults(func=_run_daemon)
 
 
@@ -117,13 +121,14 @@ def _run_daemon(args):
     config = _load_config(args.config, "run", "--config FILE")
     if isinstance(config, int):
         return config
-    logging.basicConfig(stream=sys.stdout, level=args.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from acd.logs import configure
+
+    configure(args.log_level, args.log_format)
     for warning in config.warnings:
         logging.getLogger("acd").warning("%s", warning)
     from acd.daemon import run
 
-    return run(config)
+    return run(config, args.log_format)
 
 
 def _add_demo(sub):
@@ -133,6 +138,52 @@ def _add_demo(sub):
 
 
 COMMANDS = [_add_sim, _add_check_config, _add_run, _add_demo]
+
+
+def _add_report(sub):
+    p = sub.add_parser(
+        "report", help="summarize call records: per queue and per agent",
+        description="Read the call records of the queue calls that ended in [--from, --to) from "
+        "Redis and print per-queue and per-agent summaries: offered, answered, abandoned, "
+        "overflowed, timed_out, exited, service_level (0..1), asa and aht (seconds). Times: "
+        "ISO 8601 (2027-01-15T08:00:00Z, 2027-01-15; no zone = UTC) or epoch seconds.")
+    p.add_argument("--config", default=_env("ACD_CONFIG", None),
+                   help="the config file: Redis and service-level thresholds (env ACD_CONFIG)")
+    p.add_argument("--from", dest="start", required=True, type=_moment, help="start (included)")
+    p.add_argument("--to", dest="end", required=True, type=_moment, help="end (excluded)")
+    p.add_argument("--queue", default=None, help="only this queue's calls")
+    p.add_argument("--format", default="csv", choices=["csv", "json"],
+                   help="output format (default %(default)s)")
+    p.set_defaults(func=_run_report)
+
+
+def _moment(value):
+    """Epoch seconds from ISO 8601 (UTC when no zone is given) or a number."""
+    import datetime
+
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected ISO 8601 or epoch seconds, got {value!r}")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.timestamp()
+
+
+def _run_report(args):
+    config = _load_config(args.config, "report", "--config FILE")
+    if isinstance(config, int):
+        return config
+    from acd.records import print_report
+
+    return print_report(config, args.start, args.end, args.queue, args.format, sys.stdout)
+
+
+COMMANDS.append(_add_report)
 
 
 def build_parser():

@@ -28,6 +28,7 @@ from acd.config_reader import (MISSING, ConfigError, Problems, Reader, as_text, 
 __all__ = ["ConfigError", "load_config", "parse_config", "Config", "FreeswitchConfig",
            "RedisConfig", "HttpConfig", "AgentConfig", "QueueConfig", "Tier", "Action", "RelaxStep",
            "STRATEGIES", "AGENT_STATUSES", "ACTION_KINDS"]
+__all__ += ["MetricsConfig", "RecordsConfig"]
 
 STRATEGIES = ("longest-idle-agent", "top-down", "round-robin", "agent-with-fewest-calls",
               "agent-with-least-talk-time", "random", "ring-all", "sequentially-by-agent-order",
@@ -37,8 +38,8 @@ ACTION_KINDS = ("queue", "transfer", "hangup")
 ENV_ESL_PASSWORD = "ACD_ESL_PASSWORD"
 ENV_ADMIN_TOKEN = "ACD_ADMIN_TOKEN"
 
-_TOP_KEYS = ("freeswitch", "redis", "http", "agents", "queues")
-_TOP_KEYS += ("ivr", "schedules")                      # acd/ivr_config.py reads these
+_TOP_KEYS = ("freeswitch", "redis", "http", "agents", "queues", "ivr", "schedules", "metrics",
+             "records")   # ivr, schedules: acd/ivr_config.py reads them
 _FREESWITCH_KEYS = ("host", "port", "password", "command-timeout")
 _REDIS_KEYS = ("url", "prefix")
 _HTTP_KEYS = ("listen", "admin-token")
@@ -50,12 +51,16 @@ _QUEUE_KEYS = ("name", "strategy", "ring-timeout", "moh-sound", "max-wait-time",
                "overflow", "announce-sound", "announce-frequency", "announce-position",
                "exit-key", "exit-action", "tier-rules-apply", "tier-rule-wait-second",
                "discard-abandoned-after", "abandoned-resume-allowed", "tiers",
-               "skill-order", "requirements", "relax")
+               "skill-order", "requirements", "relax", "schedule", "closed-action",
+               "service-level-threshold", "service-level-count-short-abandons")
+_TIER_KEYS = ("agent", "level", "position")
 _RELAX_KEYS = ("after", "requirements")
 #: Tier levels a skills queue can tell apart (its Redis scores pack level and proficiency).
 MAX_SKILLS_TIER_LEVEL = 80
-_QUEUE_KEYS += ("schedule", "closed-action")           # acd/ivr_config.py reads these
-_TIER_KEYS = ("agent", "level", "position")
+_METRICS_KEYS = ("per-agent", "service-level-window")
+_RECORDS_KEYS = ("max-length", "retention")
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])\Z")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 _NAME = re.compile(r"[A-Za-z0-9_.@+-]+\Z")      # agent ids, queue names: safe in keys and URLs
 _NAME_CHARS = "letters, digits and _ . @ + -"
@@ -155,6 +160,22 @@ class QueueConfig:
     #: business hours (a schedule name) and what a caller gets while closed (acd/ivr_config.py)
     schedule: "str | None" = None
     closed_action: "ivr_config.IvrAction | None" = None
+    service_level_threshold: float = defaults.QUEUE_SERVICE_LEVEL_THRESHOLD
+    service_level_count_short_abandons: bool = defaults.QUEUE_SERVICE_LEVEL_COUNT_SHORT_ABANDONS
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """Prometheus metrics (docs/metrics.md)."""
+    per_agent: bool = defaults.METRICS_PER_AGENT
+    service_level_window: float = defaults.METRICS_SERVICE_LEVEL_WINDOW
+
+
+@dataclass(frozen=True)
+class RecordsConfig:
+    """Call records in a Redis stream; ``max_length`` 0 = no records."""
+    max_length: int = defaults.RECORDS_MAX_LENGTH
+    retention: float = defaults.RECORDS_RETENTION
 
 
 @dataclass(frozen=True)
@@ -171,6 +192,8 @@ class Config:
     #: IVR menus and business-hours schedules (acd/ivr_config.py, docs/ivr.md).
     ivrs: "tuple[ivr_config.IvrMenu, ...]" = ()
     schedules: "tuple[Schedule, ...]" = ()
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    records: RecordsConfig = field(default_factory=RecordsConfig)
 
     def __post_init__(self):
         # indexes: the router looks agents and queues up on every call (10,000 agents)
@@ -246,6 +269,8 @@ def parse_config(data, source="<string>", env=os.environ):
     http = _http(top.raw("http"), env, problems)
     agents = _agents(top.raw("agents"), problems)
     queues = _queues(top.raw("queues"), {agent.id for agent in agents}, problems)
+    observability = dict(metrics=_metrics(top.raw("metrics"), problems),
+                         records=_records(top.raw("records"), problems))
     _check_targets(queues, problems)
     _check_overflow_loops(queues, problems)
     ivrs, schedules, queues = ivr_config.read(top, queues, [a.id for a in agents], problems)
@@ -253,7 +278,34 @@ def parse_config(data, source="<string>", env=os.environ):
         raise ConfigError(problems.errors)
     _warn_unused(agents, queues, problems)
     return Config(freeswitch, redis, http, tuple(agents), tuple(queues), source,
-                  tuple(problems.warnings), ivrs=ivrs, schedules=schedules)
+                  tuple(problems.warnings), ivrs=ivrs, schedules=schedules,
+                  **observability)
+
+
+def _metrics(data, problems):
+    r = Reader(data, "metrics", _METRICS_KEYS, problems)
+    return MetricsConfig(
+        per_agent=r.boolean("per-agent", defaults.METRICS_PER_AGENT),
+        service_level_window=r.seconds("service-level-window",
+                                       defaults.METRICS_SERVICE_LEVEL_WINDOW, positive=True))
+
+
+def _records(data, problems):
+    r = Reader(data, "records", _RECORDS_KEYS, problems)
+    return RecordsConfig(max_length=r.integer("max-length", defaults.RECORDS_MAX_LENGTH, 0),
+                         retention=_duration(r, "retention", defaults.RECORDS_RETENTION))
+
+
+def _duration(r, name, default):
+    """Seconds as a number, or a number with a unit: 90s, 15m, 12h, 30d."""
+    value = r.raw(name, default)
+    found = _DURATION.match(value.strip()) if isinstance(value, str) else None
+    if found:
+        return float(found.group(1)) * _DURATION_UNITS[found.group(2)]
+    if isinstance(value, str):
+        r.fail(name, f"expected seconds or a duration such as 30d, 12h, 15m, got {shown(value)}")
+        return default
+    return r.seconds(name, default)
 
 
 def _freeswitch(data, env, problems):
@@ -400,7 +452,8 @@ def _queues(data, agent_ids, problems):
 
 def _queue(r, agent_ids):
     queue = QueueConfig(**_queue_settings(r), **_announcements(r), **_exit(r),
-                        tiers=_tiers(r, agent_ids), **_skill_settings(r))
+                        **_service_level(r), tiers=_tiers(r, agent_ids),
+                        **_skill_settings(r))
     if queue.strategy == "skills":
         for i, tier in enumerate(queue.tiers):
             if tier.level > MAX_SKILLS_TIER_LEVEL:
@@ -426,6 +479,15 @@ def _skill_settings(r):
     return dict(skill_order=r.choice("skill-order", defaults.QUEUE_SKILL_ORDER, SKILL_ORDERS),
                 requirements=_skill_map(r, "requirements", "minimum proficiency"),
                 relax=tuple(relax))
+
+
+def _service_level(r):
+    return dict(
+        service_level_threshold=r.seconds("service-level-threshold",
+                                          defaults.QUEUE_SERVICE_LEVEL_THRESHOLD),
+        service_level_count_short_abandons=r.boolean(
+            "service-level-count-short-abandons",
+            defaults.QUEUE_SERVICE_LEVEL_COUNT_SHORT_ABANDONS))
 
 
 def _queue_settings(r):

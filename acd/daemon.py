@@ -26,6 +26,7 @@ from redis.retry import Retry
 from acd import clock as clock_module
 from acd.esl import EslClient, EslError, NotConnectedError
 from acd.ivr import Ivr
+from acd.records import Recorder
 from acd.recovery import Recovery
 from acd.router import Router
 from acd.service import Service
@@ -35,15 +36,16 @@ log = logging.getLogger("acd.daemon")
 
 #: The events the daemon subscribes to (FreeSWITCH names).
 EVENTS = ("CHANNEL_PARK", "CHANNEL_HANGUP", "CHANNEL_UNBRIDGE", "DTMF", "BACKGROUND_JOB",
-          "HEARTBEAT")
-EVENTS += ("CHANNEL_EXECUTE_COMPLETE",)    # the IVR's prompts (acd/ivr.py)
+          "HEARTBEAT", "CHANNEL_EXECUTE_COMPLETE")   # EXECUTE_COMPLETE: the IVR's prompts
 #: Seconds between ticks (wrap-up ends, leases, max-wait, announcements, periodic dispatch).
 TICK = 0.25
 
 
 class Daemon:
     def __init__(self, config, *, clock=clock_module.now, owner=None, tick=TICK, http=True,
-                 observers=()):
+                 observers=(), metrics=True):
+        """``metrics``: keep Prometheus metrics (acd.metrics; served at GET /metrics). Call
+        records go to Redis unless ``records.max-length`` is 0."""
         self.config = config
         self.clock = clock
         self.tick_interval = tick
@@ -54,8 +56,18 @@ class Daemon:
             health_check_interval=10,
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2))  # fail fast: resync heals
         self.store = Store(client, config.redis.prefix, tiers_of=self._tiers_of)
+        self.redis_errors = 0
+        observers = list(observers)
+        self.metrics = None
+        if metrics:
+            from acd.metrics import Metrics  # the routing core never imports prometheus_client
+            self.metrics = Metrics(config, clock=clock, owner=self.owner)
+            observers.append(self.metrics.observe)
+        if config.records.max_length:
+            observers.append(Recorder(config, self.store, clock, self.owner))
         self.esl = EslClient(fs.host, fs.port, fs.password, command_timeout=fs.command_timeout,
-                             on_connect=lambda: self.post(self.resync))
+                             on_connect=lambda: self.post(self.resync),
+                             on_command=self.metrics.on_command if self.metrics else None)
         self.inbox = gevent.queue.Queue()
         self.router = Router(config, self.store, self.esl, self.owner, clock, post=self.post,
                              observers=observers)
@@ -70,6 +82,9 @@ class Daemon:
         self.service = Service(config, self.store, clock,
                                on_agent_change=lambda agent_id: self.post(self._agent_changed, agent_id),
                                health_checks=[self._esl_health])
+        if self.metrics is not None:
+            self.metrics.bind(self)
+            self.service.metrics = self.metrics
         self.http_enabled = http
         self.http = None
         self.needs_resync = False
@@ -122,6 +137,7 @@ class Daemon:
                 fn(*args)
             except redis.RedisError as exc:
                 self.needs_resync = True
+                self.redis_errors += 1
                 log.error("redis error in %s: %s (will resync)", getattr(fn, "__name__", fn), exc)
             except Exception:
                 log.exception("error in %s", getattr(fn, "__name__", fn))

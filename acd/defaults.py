@@ -102,3 +102,25 @@ IVR_INVALID_SOUND = "ivr/ivr-that_was_an_invalid_entry.wav"
 IVR_LANGUAGE = "en"
 #: collect: the most digits when max is not given (play_and_get_digits takes up to 128).
 IVR_COLLECT_MAX = 32
+# --- Observability (docs/metrics.md) -----------------------------------------------------------
+
+#: metrics.per-agent: also export series labelled with each agent's id (one set per agent: off by
+#: default so a center of thousands of agents stays cheap to scrape).
+METRICS_PER_AGENT = False
+#: metrics.service-level-window: seconds of calls acd_queue_service_level_ratio looks back on.
+METRICS_SERVICE_LEVEL_WINDOW = 900.0
+#: Seconds the Redis lease lasts that makes one daemon the exporter of the shared agent gauges;
+#: renewed at every scrape, so scrape more often than this.
+METRICS_EXPORTER_LEASE = 60.0
+#: Seconds a scrape waits for Redis' PING before it reports acd_redis_up 0.
+METRICS_REDIS_PING_TIMEOUT = 0.5
+#: records.max-length: call records kept in the Redis stream at most (about; 0 = no records).
+RECORDS_MAX_LENGTH = 100_000
+#: records.retention: seconds a call record is kept (0 = only max-length trims). 30 days.
+RECORDS_RETENTION = 30 * 86400.0
+#: queues[].service-level-threshold: a call answered within this many seconds meets the
+#: service level (the 20 of "80/20").
+QUEUE_SERVICE_LEVEL_THRESHOLD = 20.0
+#: queues[].service-level-count-short-abandons: whether a caller who hangs up within the
+#: threshold counts as met (Asterisk's SL2) instead of missed.
+QUEUE_SERVICE_LEVEL_COUNT_SHORT_ABANDONS = False

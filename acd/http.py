@@ -8,9 +8,10 @@ and returns the started server (its ``server_port`` is the bound port, also when
 A request goes: split the raw path into URL-decoded segments -> if it is under ``/api/v1``,
 check the bearer token (401 without one, 403 with a wrong one or when no token is configured)
 -> find the route (404) and the method (405 with ``Allow``) -> the handler, which calls the
-:class:`~acd.service.Service` and returns ``(status, body)``. Every response is JSON; errors are
-``{"error": "..."}`` raised as :class:`HttpError`. Any other exception becomes a 500 and a log
-line on the ``acd.http`` logger, never a crashed server; a Redis outage becomes a 503.
+:class:`~acd.service.Service` and returns ``(status, body)``. Every response is JSON (but
+``GET /metrics``: Prometheus' text format, no token); errors are ``{"error": "..."}`` raised
+as :class:`HttpError`. Any other exception becomes a 500 and a log line on the ``acd.http``
+logger, never a crashed server; a Redis outage becomes a 503.
 The token is compared in constant time and never echoed or logged.
 """
 
@@ -113,6 +114,21 @@ def get_call_routing(service, request):
     return 200, view
 
 
+def get_metrics(service, request):
+    """Prometheus' scrape: the text exposition format; no token (read-only)."""
+    found = service.metrics_exposition(request.environ.get("HTTP_ACCEPT", ""))
+    if found is None:
+        raise HttpError(404, "metrics are off")
+    return 200, Raw(*found)
+
+
+class Raw:
+    """A response body sent as it is, with its own Content-Type (not JSON)."""
+
+    def __init__(self, content_type, data):
+        self.content_type, self.data = content_type, data
+
+
 def _status_from(body):
     """The "status" of ``{"status": ...}``; the Service says whether it is a valid one."""
     if not isinstance(body, dict) or "status" not in body:
@@ -124,6 +140,7 @@ def _status_from(body):
 #: (path pattern, {method: handler}); "{name}" matches one non-empty path segment.
 ROUTES = [
     ("/healthz", {"GET": get_health}),
+    ("/metrics", {"GET": get_metrics}),
     ("/api/v1/queues", {"GET": get_queues}),
     ("/api/v1/queues/{name}", {"GET": get_queue}),
     ("/api/v1/agents", {"GET": get_agents}),
@@ -209,9 +226,10 @@ class App:
         except Exception:
             log.exception("%s %s failed", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
             status, body, headers = 500, {"error": "internal error"}, []
-        data = json.dumps(body).encode("utf-8")
+        content_type = body.content_type if isinstance(body, Raw) else JSON_TYPE
+        data = body.data if isinstance(body, Raw) else json.dumps(body).encode("utf-8")
         start_response(f"{status} {http.HTTPStatus(status).phrase}",
-                       [("Content-Type", JSON_TYPE), ("Content-Length", str(len(data))),
+                       [("Content-Type", content_type), ("Content-Length", str(len(data))),
                         ("Cache-Control", "no-store")] + headers)
         return [data]
 

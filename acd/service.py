@@ -64,6 +64,7 @@ class Service:
         self.on_agent_change = on_agent_change
         self.health_checks = tuple(health_checks)
         self.config = config
+        self.metrics = None         # acd.metrics.Metrics, set by the daemon (GET /metrics)
 
     @property
     def config(self):
@@ -106,6 +107,10 @@ class Service:
             log.exception("health check %r raised", check)
             return getattr(check, "__name__", "check"), False, f"check raised: {exc!r}"
         return name, bool(ok), reason or ""
+
+    def metrics_exposition(self, accept=""):
+        """``(content_type, bytes)`` for GET /metrics, or None when metrics are off."""
+        return None if self.metrics is None else self.metrics.exposition(accept)
 
     # -- agents -------------------------------------------------------------------------------
 

@@ -70,7 +70,12 @@ def test_acd_run_serves_calls_health_and_stops_cleanly(tmp_path, redis_url):
         driver.register_handle("CHANNEL_BRIDGE", bridged.set)
         assert driver.bgapi("originate loopback/5000 &park()").wait_result(10).ok
         bridged.get(timeout=10)
-        status, agent = in_thread(http_get, base + "/api/v1/agents/2001", "s3cret-token")
+        deadline = time.monotonic() + 5  # the daemon records in-call once uuid_bridge replies
+        while True:
+            status, agent = in_thread(http_get, base + "/api/v1/agents/2001", "s3cret-token")
+            if agent["state"] == "in-call" or time.monotonic() > deadline:
+                break
+            gevent.sleep(0.05)
         assert agent["state"] == "in-call" and agent["calls_answered"] == 1
     finally:
         driver.stop()

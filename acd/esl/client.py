@@ -25,12 +25,16 @@ had to replace:
 * Handlers: each registered handler has its own queue and worker greenlet, so the reader never
   runs handler code and a slow handler delays nobody else; one handler sees its events in order.
   Errors are logged through the ``acd.esl`` logger (greenswitch used the root logger).
+* Observability without a metrics library: ``event_counts`` counts the events received by name,
+  ``reconnects`` the reconnects, and ``on_command(name, seconds)`` (if given) hears how long each
+  answered command took (``name``: :func:`command_name`).
 """
 
 import collections
 import logging
 import random
 import socket
+import time
 import uuid as uuidlib
 
 import gevent
@@ -141,7 +145,8 @@ class EslClient(InboundESL):
                  backoff_initial=defaults.ESL_RECONNECT_INITIAL,
                  backoff_factor=defaults.ESL_RECONNECT_FACTOR,
                  backoff_max=defaults.ESL_RECONNECT_MAX,
-                 event_format="plain", on_connect=None, on_reconnect=None, on_disconnect=None):
+                 event_format="plain", on_connect=None, on_reconnect=None, on_disconnect=None,
+                 on_command=None):
         super().__init__(host, port, password, timeout=connect_timeout)
         if "\n" in password or "\r" in password:
             raise commands.UnsafeValue("the ESL password may not contain a line break")
@@ -153,6 +158,8 @@ class EslClient(InboundESL):
         self.on_reconnect = on_reconnect
         self.on_disconnect = on_disconnect
         self.reconnects = 0
+        self.on_command = on_command
+        self.event_counts = collections.Counter()   # event name -> events received
         self._conn = None
         self._pending = collections.deque()
         self._jobs = {}
@@ -360,6 +367,7 @@ class EslClient(InboundESL):
             log.warning("ignoring ESL frame of type %r", kind)
 
     def _on_event(self, event):
+        self.event_counts[event.name] += 1
         if event.name == "BACKGROUND_JOB":
             job = self._jobs.pop(event.get("Job-UUID", ""), None)
             if job is not None:
@@ -397,6 +405,7 @@ class EslClient(InboundESL):
             raw = bytes(data)
         commands.check_command(raw.decode("utf-8", "replace"))
         slot = gevent.event.AsyncResult()
+        started = time.perf_counter()
         with self._send_lock:
             conn = self._conn
             if not self.connected or conn is None or conn.lost:
@@ -414,6 +423,8 @@ class EslClient(InboundESL):
             raise CommandTimeout(f"no reply to {first[:120]!r} within {limit} s") from None
         if isinstance(data, str):
             self._remember(data, reply)
+        if self.on_command is not None:
+            self._callback(self.on_command, command_name(raw), time.perf_counter() - started)
         return reply
 
     def api(self, command, timeout=None):
@@ -492,6 +503,15 @@ class EslClient(InboundESL):
         self.send(commands.event_command(self._events, self._custom, self.event_format))
         for header, value in filters:
             self.send(commands.filter_command(header, value))
+
+
+def command_name(raw):
+    """What a command is, for metrics: the api/bgapi command's first word (``originate``,
+    ``uuid_bridge``), else the ESL command itself (``sendmsg``, ``event``, ``filter``)."""
+    words = raw[:200].split(b"\n", 1)[0].decode("ascii", "replace").split()
+    if len(words) > 1 and words[0] in ("api", "bgapi"):
+        return words[1]
+    return words[0] if words else ""
 
 
 def _tune_socket(sock):

@@ -29,6 +29,10 @@ key                                    type    holds
                                                by level and proficiency (decision explanations)
 ``acd:call:{uuid}:routing``            list    JSON explanation of each offer made for the call
                                                (kept a day after the call)
+``acd:records``                        stream  one call record per queue call (acd.records),
+                                               trimmed by records.max-length and retention
+``acd:metrics:exporter``               string  the daemon that exports the shared agent gauges
+                                               (a lease renewed at each scrape; acd.metrics)
 =====================================  ======  ==================================================
 """
 
@@ -47,6 +51,8 @@ class Keys:
         self.calls = f"{prefix}:calls"
         self.pending = f"{prefix}:pending"
         self.leases = f"{prefix}:leases"
+        self.records = f"{prefix}:records"
+        self.metrics_exporter = f"{prefix}:metrics:exporter"
 
     @staticmethod
     def _id(value):

@@ -510,3 +510,11 @@ class Store:
 
     def live_calls(self):
         return self.redis.zrange(self.keys.calls, 0, -1)
+
+    # -- observability ------------------------------------------------------------------------
+
+    def hold_lease(self, key, holder, seconds):
+        """Take or renew the lease ``key`` for ``holder``; True while ``holder`` has it (one
+        daemon exports the shared agent gauges: acd.metrics)."""
+        return bool(self._scripts["hold_lease"](keys=[key],
+                                                args=[holder, max(1, int(seconds * 1000))]))
