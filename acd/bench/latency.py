@@ -7,10 +7,12 @@ Replaying it with the number of agents known, the pairing keeps who waits and ho
 busy (an agent leg is busy from its originate until its CHANNEL_HANGUP; the bench's agents have no
 wrap-up, so a hung-up agent is free again):
 
-* ``call_arrived``: a caller parks while nobody waits and an agent is free; its latency ends when
-  the first originate for that caller arrives.
-* ``agent_freed``: an agent leg hangs up while callers wait; its latency ends at the next originate
-  for a waiting caller (each hangup is paired with one originate, oldest first).
+* ``call_arrived``: a caller parks while there are more free agents than callers already waiting
+  for an originate (so an agent is free for it); its latency ends when the first originate for
+  that caller arrives.
+* ``agent_freed``: an agent leg hangs up while more callers wait than there are free agents (so
+  the freed agent is the one a waiting caller needs); its latency ends at the next originate for
+  a waiting caller that did not arrive to a free agent (hangups paired oldest first).
 
 Everything else (a caller who parks behind others, originates retried after a failed offer) is
 not a decision latency and is not counted. ``ignore_queues`` leaves out callers of queues no agent
@@ -45,7 +47,7 @@ def pair(records, agents, ignore_queues=()):
             if queue in ignore_queues:
                 ignored.add(caller)
                 continue
-            if not waiting and busy < agents:
+            if len(waiting) < agents - busy:
                 arrived[caller] = t
             waiting[caller] = t
         elif kind == "originate":
@@ -59,9 +61,9 @@ def pair(records, agents, ignore_queues=()):
             elif freed:
                 out["agent_freed"].append(t - freed.pop(0))
         elif kind == "agent-hangup":
-            busy = max(0, busy - 1)
-            if waiting:
+            if len(waiting) > agents - busy:
                 freed.append(t)
+            busy = max(0, busy - 1)
         elif kind == "caller-hangup":
             waiting.pop(caller, None)
             arrived.pop(caller, None)

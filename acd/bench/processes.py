@@ -2,7 +2,7 @@
 
 Theory of operation: :class:`DaemonProcess` runs ``acd run --config FILE`` as a subprocess (its
 log lines, one per routing decision, go to a file the bench reads), waits until ``/healthz``
-answers 200 and stops it with SIGTERM, then SIGKILL. Anything that fails to start raises
+answers 200 and its log says the first resync is done, and stops it with SIGTERM, then SIGKILL. Anything that fails to start raises
 :class:`BenchStartError` with the tail of the process's log. :class:`Profiler` runs ``py-spy
 record`` on a pid for a while (raw collapsed stacks) and :func:`top_functions` sums them up.
 """
@@ -45,6 +45,7 @@ class DaemonProcess:
         self.config_path, self.log_path = config_path, log_path
         self.http_port, self.log_level = http_port, log_level
         self.proc = None
+        self.ready_after = None
 
     @property
     def pid(self):
@@ -57,17 +58,29 @@ class DaemonProcess:
                  "--log-level", self.log_level],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 env=dict(os.environ, PYTHONUNBUFFERED="1"))
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise BenchStartError(f"acd run exited with {self.proc.returncode}:\n"
                                       + _tail(self.log_path))
-            if scrape(f"http://127.0.0.1:{self.http_port}/healthz", timeout=1) is not None:
+            if (scrape(f"http://127.0.0.1:{self.http_port}/healthz", timeout=1) is not None
+                    and (self.log_level != "INFO" or self._resynced())):
+                self.ready_after = time.monotonic() - started
                 return self
             time.sleep(0.2)
         self.stop()
         raise BenchStartError(f"acd run not healthy within {timeout:.0f} s:\n"
                               + _tail(self.log_path))
+
+    def _resynced(self):
+        """The daemon's first resync is done (it syncs every agent again first: with 10,000
+        agents that takes seconds, during which events wait in its inbox)."""
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return any(" acd.daemon: resynced: " in line for line in f)
+        except OSError:
+            return False
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None

@@ -40,7 +40,7 @@ import gevent
 import gevent.event
 
 from acd import clock
-from acd.bench import load, probes, report, selection
+from acd.bench import latency, load, probes, report, selection
 from acd.bench.processes import BenchStartError, DaemonProcess, Profiler, top_functions
 
 log = logging.getLogger("acd.bench")
@@ -180,7 +180,7 @@ class Bench:
         self.stats = {"daemon": probes.ProcStat(daemon.pid), "sim": probes.ProcStat(sim.proc.pid),
                       "redis": probes.ProcStat(self.redis_server.proc.pid),
                       "bench": probes.ProcStat(os.getpid())}
-        self.daemon = daemon
+        self.daemon, self.driver = daemon, driver
         callers = load.Callers(driver, (EslError, NotConnectedError))
         if self.args.waiting:
             self._backlog(callers)
@@ -193,6 +193,7 @@ class Bench:
         self.result["load"] = {
             "agents": self.args.agents, "talk": self.args.talk,
             "answer_after": self.args.answer_after, "backlog": self.args.waiting,
+            "daemon_ready_s": round(self.daemon.ready_after, 2),
             "daemon_peak_rss_mb": round(memory.get("peak_rss", 0) / 2 ** 20, 1),
             "daemon_rss_mb": round(memory.get("rss", 0) / 2 ** 20, 1),
             "steps": steps}
@@ -225,8 +226,8 @@ class Bench:
         cpu_before = {name: stat.cpu_seconds() or 0.0 for name, stat in self.stats.items()}
         log_offset = _size(self.daemon_log)
         sent_before = callers.counts()
-        samples, started = [], clock.monotonic()
-        sampler = gevent.spawn(self._sample, samples, callers, rate, label, started)
+        samples, rtts, started = [], {"redis": [], "sim_api": []}, clock.monotonic()
+        sampler = gevent.spawn(self._sample, samples, rtts, callers, rate, label, started)
         profilers = self._profile(duration) if measured and self.args.profile else []
         try:
             callers.run(rate, duration, stopped=self.stopped)
@@ -249,6 +250,8 @@ class Bench:
             histogram = probes.minus(histogram, histogram_before)
         result = report.step_result(rate, elapsed, sent, counts, samples, trace, self.args.agents,
                                     cpu, histogram, ignore=(load.BACKLOG,))
+        result["round_trip_ms"] = {name: report.ms(latency.percentiles(values, (50, 99)))
+                                   for name, values in rtts.items()}
         if profilers:
             result["profile"] = {name: top_functions(p.path) for name, p in
                                  zip(("daemon", "sim"), profilers)}
@@ -261,7 +264,16 @@ class Bench:
         parsed = probes.histogram(text) if text else None
         return parsed or None
 
-    def _sample(self, samples, callers, rate, label, started):
+    def _round_trips(self, rtts):
+        """One Redis PING and one simulator ``api`` round trip, as the daemon would see them."""
+        t = clock.monotonic()
+        self.redis.ping()
+        rtts["redis"].append(clock.monotonic() - t)
+        t = clock.monotonic()
+        self.driver.api("uuid_exists 00000000-0000-0000-0000-000000000000")
+        rtts["sim_api"].append(clock.monotonic() - t)
+
+    def _sample(self, samples, rtts, callers, rate, label, started):
         last = {name: stat.cpu_seconds() or 0.0 for name, stat in self.stats.items()}
         while True:
             gevent.sleep(1.0)
@@ -269,6 +281,7 @@ class Bench:
             waiting = self.redis.zcard(self.keys.callers(load.QUEUE))
             live = self.redis.zcard(self.keys.calls)
             samples.append((t, waiting, live))
+            self._round_trips(rtts)
             now = {name: stat.cpu_seconds() or 0.0 for name, stat in self.stats.items()}
             cpu = " ".join(f"{name} {100 * (now[name] - last[name]):.0f}%" for name in now)
             last = now
