@@ -137,7 +137,13 @@ def _add_demo(sub):
     add_demo_parser(sub)
 
 
-COMMANDS = [_add_sim, _add_check_config, _add_run, _add_demo]
+def _add_bench(sub):
+    from acd.bench.run import add_bench_parser
+
+    add_bench_parser(sub)
+
+
+COMMANDS = [_add_sim, _add_check_config, _add_run, _add_demo, _add_bench]
 
 
 def _add_report(sub):

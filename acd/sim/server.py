@@ -13,6 +13,7 @@ BACKGROUND_JOB.
 import logging
 import re
 import signal
+import socket
 import sys
 import uuid as uuidlib
 
@@ -21,7 +22,7 @@ import gevent.event
 import gevent.queue
 import gevent.server
 
-from acd.sim import api, listing, wire
+from acd.sim import api, listing, trace, wire
 from acd.sim.event import EVENT_NAMES
 from acd.sim.session import message_from_sendmsg
 from acd.sim.switch import Switch
@@ -32,6 +33,8 @@ _CLOSE = object()
 #: MAX_MISSED in a row (a client that stopped reading) is disconnected.
 MAX_QUEUE = 100000
 MAX_MISSED = 500
+#: At most this many queued frames are joined into one write.
+WRITE_BATCH = 64
 LOG_LEVELS = {"console": 0, "alert": 1, "crit": 2, "err": 3, "error": 3, "warning": 4,
               "notice": 5, "info": 6, "debug": 7}
 
@@ -142,15 +145,27 @@ class Connection:
                 return
 
     def _write_loop(self):
+        """Write what is queued; everything queued by the time the writer runs goes out in one
+        sendall (one syscall and, with TCP_NODELAY, as few segments as the data needs)."""
+        out = self.out
         while True:
-            item = self.out.get()
-            if item is _CLOSE:
-                return
-            data = item if isinstance(item, bytes) else item.frame(self.format)
+            item = out.get()
+            chunks, closing = [], False
+            while True:
+                if item is _CLOSE:
+                    closing = True
+                    break
+                chunks.append(item if isinstance(item, bytes) else item.frame(self.format))
+                if out.empty() or len(chunks) >= WRITE_BATCH:
+                    break
+                item = out.get_nowait()
             try:
-                self.sock.sendall(data)
+                if chunks:
+                    self.sock.sendall(b"".join(chunks))
             except OSError:
                 self.running = False
+                return
+            if closing:
                 return
 
     def reply(self, text):
@@ -248,6 +263,9 @@ class Connection:
 
     def cmd_api(self, command):
         cmd, _, arg = command.line[4:].partition(" ")
+        tracer = trace.active(self.sw)
+        if tracer is not None:
+            tracer.command(cmd, arg)
         self.holding = True
         try:
             api.run(self.sw, cmd, arg, self._api_response)
@@ -265,6 +283,9 @@ class Connection:
 
     def cmd_bgapi(self, command):
         cmd, _, arg = command.line[6:].partition(" ")
+        tracer = trace.active(self.sw)
+        if tracer is not None:
+            tracer.command(cmd, arg)
         job_uuid = command.header("job-uuid") or str(uuidlib.uuid4())
         self.out.put(wire.job_reply(job_uuid))
         gevent.spawn(api.run, self.sw, cmd, arg,
@@ -440,6 +461,13 @@ class SimServer:
         self.server.stop(timeout=1)
 
     def _handle(self, sock, address):
+        # As mod_event_socket (SWITCH_SO_TCP_NODELAY on every listener socket): without it,
+        # Nagle's algorithm holds a small frame written behind an unacknowledged one until the
+        # client's delayed ACK (~40 ms on Linux) -- every reply and event would be late.
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         Connection(sock, self.switch, self.config.password).serve()
 
     def _beat(self):
