@@ -28,7 +28,6 @@ Every decision is logged on one line through the ``acd.decisions`` logger.
 import json
 import logging
 import time
-import uuid as uuidlib
 
 import gevent
 
@@ -36,14 +35,15 @@ from acd.core.model import (PROGRESSIVE, RING_ALL, CallState, Result, caller_sco
                             classify_cause, max_level, ringing_mode)
 from acd.core.skills import format_skills, next_step_in
 from acd.esl import commands as cmd
-from acd.esl import CommandTimeout, ConnectionLost, EslError, NotConnectedError
+from acd.esl import CommandError, EslError, NotConnectedError
 from acd.selection import Selection
 
 log = logging.getLogger("acd.router")
 decisions = logging.getLogger("acd.decisions")
 
-#: Seconds a reservation or call lease lasts; renewed every tick while the call lives.
+#: Seconds a reservation or call lease lasts; renewed every RENEW_EVERY s while the call lives.
 LEASE = 30.0
+RENEW_EVERY = LEASE / 6
 #: A ring-progressively leg rings at most this many ring timeouts.
 PROGRESSIVE_STEPS = 3
 
@@ -70,6 +70,7 @@ class QueueCall:
         self.next_position = None
         self.next_progressive = None
         self.no_agent_since = None
+        self.bridging = None        # the answered agent leg whose uuid_bridge is on its way
         self.skills = ""            # the call's own skill requirements ("german:4,billing:2")
         self.only_agent = None      # only this agent may take the call (IVR "agent" option)
         self.data = {}              # extra fields: IVR path, collected digits (screen pop)
@@ -96,6 +97,7 @@ class Router:
         self.leg_causes = {}        # agent leg uuid -> hangup cause seen on its CHANNEL_HANGUP
         self.unstaffed_queues = set()  # queues that sent a caller away for lack of agents
         self.selection = Selection(config, store, owner, LEASE)
+        self.next_renew = 0.0
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -123,12 +125,25 @@ class Router:
             log.warning("api %s failed: %s", command.split(" ")[0], exc)
             return f"-ERR {exc}"
 
+    def _fire(self, command):
+        """An api command whose reply nothing waits for (answer, break, kill, transfer): sent at
+        once, its -ERR logged when it comes. FreeSWITCH runs a connection's commands in order."""
+        self._nowait(self.esl.api_nowait, command, command.split(" ")[0])
+
     def _sendmsg(self, raw):
+        """A sendmsg (music on hold, announcements): nobody waits for its reply either."""
+        self._nowait(self.esl.send_nowait, raw, "sendmsg")
+
+    @staticmethod
+    def _nowait(send, data, name):
+        def logged(done):
+            reply = done.value if done.successful() else None
+            if reply is not None and reply.data.startswith("-ERR"):
+                log.debug("%s: %s", name, reply.data.strip())
         try:
-            return self.esl.send(raw).data
+            send(data).rawlink(logged)
         except (EslError, NotConnectedError) as exc:
-            log.warning("sendmsg failed: %s", exc)
-            return f"-ERR {exc}"
+            log.warning("%s failed: %s", name, exc)
 
     def _moh(self, call):
         queue = self.config.queue(call.queue)
@@ -163,7 +178,7 @@ class Router:
             queue_name = queues[0] if queues else None
         if not queue_name or not self.config.has_queue(queue_name):
             log.error("call %s asks for unknown queue %r: hanging up", uuid, queue_name)
-            self._api(cmd.uuid_kill(uuid, "NO_ROUTE_DESTINATION"))
+            self._fire(cmd.uuid_kill(uuid, "NO_ROUTE_DESTINATION"))
             return None
         queue = self.config.queue(queue_name)
         try:
@@ -172,18 +187,17 @@ class Router:
             priority = 0
         now = self.clock()
         if not answered:
-            self._api(cmd.uuid_answer(uuid))
+            self._fire(cmd.uuid_answer(uuid))
         place = now
         if queue.abandoned_resume_allowed and self.store.call(uuid) is None:
             place = self.store.abandoned_place(queue.name, caller_number) or now
         extra = {"skills": skills or "", "only_agent": agent or "",
                  "data": json.dumps(data or {}, sort_keys=True)}
-        position = self.store.enqueue(uuid, queue.name, priority, now, owner=self.owner,
-                                      enqueued_at=place, caller_number=caller_number,
-                                      caller_name=caller_name, **extra)
-        stored = self.store.call(uuid) or {}
-        call = QueueCall(uuid, queue.name, stored.get("enqueued_at", now), priority,
-                         caller_number, caller_name, stored.get("queue_since"))
+        position, enqueued_at, queue_since = self.store.enqueue_placed(
+            uuid, queue.name, priority, now, owner=self.owner, enqueued_at=place,
+            caller_number=caller_number, caller_name=caller_name, **extra)
+        call = QueueCall(uuid, queue.name, enqueued_at, priority, caller_number, caller_name,
+                         queue_since)
         call.skills, call.only_agent, call.data = skills or "", agent, dict(data or {})
         self.calls[uuid] = call
         self._schedule_announcements(call, now)
@@ -274,13 +288,10 @@ class Router:
         timeout = self._ring_timeout(queue, agent_ids)
         if ringing_mode(queue.strategy) == PROGRESSIVE:
             timeout *= PROGRESSIVE_STEPS
-        legs = {}
-        for agent_id in agent_ids:
-            leg = str(uuidlib.uuid4())
-            legs[leg] = agent_id
+        legs = {c.leg: c.agent for c in choices}  # reserved and ringing (Selection)
+        for leg, agent_id in legs.items():
             self.legs[leg] = (call.uuid, agent_id)
             call.offers[leg] = agent_id
-            self.store.ringing(agent_id, call.uuid, leg, now, LEASE)
         variables = {
             "origination_caller_id_name": cmd.clean_caller_id(call.caller_name),
             "origination_caller_id_number": cmd.clean_caller_id(call.caller_number),
@@ -295,17 +306,13 @@ class Router:
             self.post(self.on_job, call.uuid, legs, None, str(exc), False)
             return
         call.state = CallState.OFFERING
-        for (leg, agent_id), choice in zip(legs.items(), choices):
-            entry, short = self.selection.explain(call, queue, choice, now)
-            self.store.add_routing(call.uuid, dict(entry, leg=leg))
-            self._decide("offer", call, agent_id, leg=leg, ring_timeout=int(timeout),
-                         strategy=queue.strategy, **short)
+        for choice in choices:
+            self._decide("offer", call, choice.agent, leg=choice.leg, ring_timeout=int(timeout),
+                         strategy=queue.strategy, **choice.short)
         try:
-            job = self.esl.bgapi(cmd.originate(dial))
-        except (EslError, NotConnectedError) as exc:
-            # refused or not connected: nothing rings; timed out or cut off: it may ring
-            sent = isinstance(exc, (CommandTimeout, ConnectionLost))
-            self.post(self.on_job, call.uuid, legs, None, str(exc), sent)
+            job = self.esl.bgapi(cmd.originate(dial), wait=False)
+        except (EslError, NotConnectedError) as exc:  # not connected: nothing rings
+            self.post(self.on_job, call.uuid, legs, None, str(exc), False)
             return
         gevent.spawn(self._await_job, job, call.uuid, legs, timeout)
 
@@ -318,6 +325,8 @@ class Router:
             result = job.get(timeout=timeout + 60)
         except gevent.Timeout:
             self.post(self.on_job, call_uuid, legs, None, "no job result", True)
+        except CommandError as exc:  # FreeSWITCH refused the bgapi: nothing rings
+            self.post(self.on_job, call_uuid, legs, None, str(exc), False)
         except Exception as exc:  # connection lost: the resync after reconnect settles it
             self.post(self.on_job, call_uuid, legs, None, str(exc), True)
         else:
@@ -375,23 +384,54 @@ class Router:
                      outcome=outcome, agent_status=status)
 
     def _answered(self, call_uuid, call, leg, agent_id, now):
-        if call is None or call.state is not CallState.OFFERING:
-            # the caller is gone: the agent answered a call that no longer exists
-            self._api(cmd.uuid_kill(leg, "NORMAL_CLEARING"))
-            self.legs.pop(leg, None)
-            self.store.release(agent_id, call_uuid, "cancelled", now)
-            self._decide("answered-too-late", None, agent_id, call_uuid=call_uuid)
+        """An agent answered: bridge it to the caller. The bridge's reply comes back through the
+        inbox (:meth:`_bridged`); meanwhile other facts are handled as they come."""
+        if call is None or call.state is not CallState.OFFERING or call.bridging:
+            self._too_late(call_uuid, leg, agent_id, now)
             return
-        self._api(cmd.uuid_break(call.uuid, all_=True))
-        reply = self._api(cmd.uuid_bridge(call.uuid, leg))
+        call.bridging = leg
+        self._fire(cmd.uuid_break(call.uuid, all_=True))
+        try:
+            slot = self.esl.api_nowait(cmd.uuid_bridge(call.uuid, leg))
+        except (EslError, NotConnectedError) as exc:
+            self._bridged(call_uuid, leg, agent_id, f"-ERR {exc}")
+            return
+        gevent.spawn(self._await_bridge, slot, call_uuid, leg, agent_id)
+
+    def _too_late(self, call_uuid, leg, agent_id, now):
+        """The agent answered a call that no longer wants it (caller gone, another agent won)."""
+        self._fire(cmd.uuid_kill(leg, "NORMAL_CLEARING"))
+        self.legs.pop(leg, None)
+        self.store.release(agent_id, call_uuid, "cancelled", now)
+        self._decide("answered-too-late", None, agent_id, call_uuid=call_uuid)
+
+    def _await_bridge(self, slot, call_uuid, leg, agent_id):
+        try:
+            reply = slot.get(timeout=self.esl.command_timeout).data
+        except gevent.Timeout:
+            reply = "-ERR no reply to uuid_bridge"
+        except Exception as exc:  # connection lost
+            reply = f"-ERR {exc}"
+        self.post(self._bridged, call_uuid, leg, agent_id, reply)
+
+    def _bridged(self, call_uuid, leg, agent_id, reply):
+        now = self.clock()
+        call = self.calls.get(call_uuid)
+        if call is None or call.bridging != leg:  # the caller left while the bridge was made
+            if self.legs.get(leg) == (call_uuid, agent_id):
+                self._too_late(call_uuid, leg, agent_id, now)
+            return
+        call.bridging = None
         if not reply.startswith("+OK"):
             self._decide("bridge-failed", call, agent_id, reply=reply.strip().replace(" ", "_"))
-            self._api(cmd.uuid_kill(leg, "NORMAL_CLEARING"))
+            self._fire(cmd.uuid_kill(leg, "NORMAL_CLEARING"))
             self._settle_offer(call_uuid, call, leg, agent_id, "cancelled", now, "BRIDGE_FAILED")
+            self._back_to_waiting(call)
+            self.dispatch([call.queue])
             return
         call.offers.pop(leg, None)
         for other_leg in list(call.offers):  # ring-progressively: the others stop ringing
-            self._api(cmd.uuid_kill(other_leg, "ORIGINATOR_CANCEL"))
+            self._fire(cmd.uuid_kill(other_leg, "ORIGINATOR_CANCEL"))
         call.state = CallState.BRIDGED
         call.agent, call.agent_leg, call.answered_at = agent_id, leg, now
         self.store.answered(agent_id, call.uuid, now, LEASE)
@@ -440,7 +480,7 @@ class Router:
 
     def _cancel_offers(self, call):
         for leg in list(call.offers):
-            self._api(cmd.uuid_kill(leg, "ORIGINATOR_CANCEL"))
+            self._fire(cmd.uuid_kill(leg, "ORIGINATOR_CANCEL"))
 
     def _end_bridge(self, call, now, why):
         if call.state is not CallState.BRIDGED:
@@ -473,7 +513,7 @@ class Router:
         if action is None:
             return
         if action.kind == "queue":
-            self._api(cmd.uuid_break(call.uuid, all_=True))
+            self._fire(cmd.uuid_break(call.uuid, all_=True))
             old = call.queue
             self.store.move_call(call.uuid, old, action.target, now, call.priority)
             call.queue, call.queue_since, call.tried = action.target, now, set()
@@ -488,9 +528,9 @@ class Router:
             return
         if action.kind == "transfer":
             dest, *rest = action.target.split()
-            self._api(cmd.uuid_transfer(call.uuid, dest, *(rest + ["XML", "default"])[:2]))
+            self._fire(cmd.uuid_transfer(call.uuid, dest, *(rest + ["XML", "default"][len(rest):])))
         else:
-            self._api(cmd.uuid_kill(call.uuid, action.target or "NORMAL_CLEARING"))
+            self._fire(cmd.uuid_kill(call.uuid, action.target or "NORMAL_CLEARING"))
         self._finish(call, result, now)
 
     # -- time ---------------------------------------------------------------------------------
@@ -500,10 +540,13 @@ class Router:
         now = self.clock()
         ready = self.store.promote(now)
         mine = self._my_agents()
-        self.store.renew(sorted(mine), now, LEASE)
+        if now >= self.next_renew:
+            self.store.renew(sorted(mine), now, LEASE)
+            self.next_renew = now + RENEW_EVERY
         for agent_id, call_uuid in self.store.expired_leases(now):
-            if agent_id in mine:
-                continue  # ours and alive (just renewed)
+            if agent_id in mine:  # ours and alive: renew it now
+                self.store.renew([agent_id], now, LEASE)
+                continue
             self.store.release(agent_id, call_uuid, "lease_expired", now)
             self._decide("lease-expired", None, agent_id, call_uuid=call_uuid)
         for call in list(self.calls.values()):
@@ -528,7 +571,7 @@ class Router:
             self._leave(call, queue.overflow, Result.OVERFLOWED if queue.overflow else Result.TIMED_OUT,
                         now)
             if queue.overflow is None:
-                self._api(cmd.uuid_kill(call.uuid, "NORMAL_CLEARING"))
+                self._fire(cmd.uuid_kill(call.uuid, "NORMAL_CLEARING"))
                 self._finish(call, Result.TIMED_OUT, now)
             return
         if queue.max_wait_time_with_no_agent and self._no_agent_timeout(call, queue, now):
@@ -567,14 +610,14 @@ class Router:
         if queue.overflow is not None:
             self._leave(call, queue.overflow, Result.OVERFLOWED, now)
         else:
-            self._api(cmd.uuid_kill(call.uuid, "NORMAL_CLEARING"))
+            self._fire(cmd.uuid_kill(call.uuid, "NORMAL_CLEARING"))
             self._finish(call, Result.TIMED_OUT, now)
         return True
 
     def _announce(self, call, sounds):
         if call.state is not CallState.WAITING:
             return
-        self._api(cmd.uuid_break(call.uuid, all_=True))
+        self._fire(cmd.uuid_break(call.uuid, all_=True))
         for sound in sounds:
             self._sendmsg(cmd.sendmsg_execute(call.uuid, "playback", sound))
         self._moh(call)

@@ -22,6 +22,7 @@ lacking a skill). The router logs it on the offer line and keeps it with the cal
 """
 
 import logging
+import uuid as uuidlib
 
 from acd.core import skills as sk
 from acd.core.model import RING_ALL, ringing_mode
@@ -29,7 +30,7 @@ from acd.core.model import RING_ALL, ringing_mode
 log = logging.getLogger("acd.selection")
 
 #: Strategies whose order is the tiers' order (an explanation lists the agents placed before).
-_BY_POSITION = ("top-down", "sequentially-by-agent-order", "ring-all", "ring-progressively")
+_BY_POSITION = ("top-down", "sequentially-by-agent-order", "ring-progressively")
 #: Searches for one caller before giving up until the next event (each loses an agent to a race).
 RESERVE_ATTEMPTS = 3
 #: How many passed-over agents an explanation names.
@@ -39,11 +40,12 @@ EXPLAIN_SKIPPED = 5
 class Choice:
     """One reserved agent and the facts of the decision."""
 
-    __slots__ = ("agent", "score", "qualified", "exact", "step", "requirements")
+    __slots__ = ("agent", "score", "qualified", "exact", "step", "requirements", "leg", "short")
 
     def __init__(self, agent, score=None, qualified=None, exact=True, step=0, requirements=None):
         self.agent, self.score, self.qualified, self.exact = agent, score, qualified, exact
         self.step, self.requirements = step, requirements
+        self.leg = self.short = None
 
 
 class Selection:
@@ -78,31 +80,32 @@ class Selection:
     # -- choosing -----------------------------------------------------------------------------
 
     def ring_all(self, call, queue, level, now):
-        """Every reservable agent of a ring-all queue (that meets the requirements)."""
+        """Every reservable agent of a ring-all queue (that meets the requirements), each
+        reserved and ringing on its own leg."""
         step, requirements = self.requirements(call, queue, now)
         if requirements:
             found = self.store.pick(queue.name, "filter", requirements, level, RING_ALL_MAX).agents
         else:
             found = self.store.candidates(queue.name, level, RING_ALL_MAX)
-        return [Choice(a, step=step, requirements=requirements) for a in found
-                if self.store.reserve(a, call.uuid, queue.name, self.owner, now, self.lease)]
+        choices = [self._reserve(call, queue, Choice(a, None, len(found), True, step, requirements),
+                                 now) for a in found]
+        return [c for c in choices if c is not None]
 
     def reserve_next(self, call, queue, level, now):
         """Reserve the best offerable agent this caller has not tried in this round (hunt
-        order); a :class:`Choice`, or None when nobody could be reserved."""
+        order), ringing on a new leg; a :class:`Choice`, or None when nobody could be reserved."""
         if call.only_agent:
-            if self.store.reserve(call.only_agent, call.uuid, queue.name, self.owner, now,
-                                  self.lease):
-                return Choice(call.only_agent, qualified=1)
-            return None
+            return self._reserve(call, queue, Choice(call.only_agent, qualified=1), now)
         step, requirements = self.requirements(call, queue, now)
         lost = set()  # reserved by another call or daemon between the search and the reservation
         for _ in range(RESERVE_ATTEMPTS):
             busy = call.tried | set(call.offers.values()) | lost
             found, qualified, exact = self._search(call, queue, level, requirements, busy)
             for agent, score in found:
-                if self.store.reserve(agent, call.uuid, queue.name, self.owner, now, self.lease):
-                    return Choice(agent, score, qualified, exact, step, requirements)
+                choice = self._reserve(
+                    call, queue, Choice(agent, score, qualified, exact, step, requirements), now)
+                if choice is not None:
+                    return choice
                 lost.add(agent)
             if found:
                 continue
@@ -112,6 +115,17 @@ class Selection:
             if not self._search(call, queue, level, requirements, set(call.offers.values()))[0]:
                 return None
             call.tried.clear()
+        return None
+
+    def _reserve(self, call, queue, choice, now):
+        """Reserve ``choice.agent`` ringing on a new leg, its explanation recorded in the same
+        step; the choice (with ``leg`` and ``short``, the log line's form) or None."""
+        choice.leg = str(uuidlib.uuid4())
+        entry, choice.short = self.explain(call, queue, choice, now)
+        entry["leg"] = choice.leg
+        if self.store.reserve(choice.agent, call.uuid, queue.name, self.owner, now, self.lease,
+                              choice.leg, entry):
+            return choice
         return None
 
     def _search(self, call, queue, level, requirements, busy):

@@ -299,6 +299,24 @@ def test_bgapi_refused(server, make):
     assert client._jobs == {}
 
 
+def test_bgapi_without_waiting_gets_a_refusal_as_the_jobs_error(server, make):
+    client = make(ours)
+    server.responder = lambda cmd: reply("-ERR permission denied") if cmd.startswith("bgapi") else None
+    job = client.bgapi("status", wait=False)      # returns before any reply
+    with pytest.raises(CommandError, match="permission denied"):
+        job.get(timeout=3)
+    assert client._jobs == {}
+
+
+def test_commands_sent_without_waiting_get_their_own_replies_in_order(server, make):
+    client = make(ours)
+    server.responder = lambda cmd: reply("+OK " + cmd.split("\n")[0].split(" ")[-1])
+    slots = [client.api_nowait(f"uuid_break {n}") for n in ("a", "b", "c")]
+    assert client.api("status").startswith("+OK")   # a waited command still gets its own reply
+    assert [slot.get(timeout=3).data for slot in slots] == ["+OK a", "+OK b", "+OK c"]
+    assert server.wait_command("api uuid_break a") == "api uuid_break a\n\n"
+
+
 def test_late_reply_after_timeout_does_not_shift_later_replies(server, make):
     client = make(ours)
     slow = gevent.event.Event()

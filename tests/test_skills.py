@@ -125,6 +125,8 @@ def test_skills_change_at_run_time_and_every_offer_is_explained(world_factory):
     daemon = world.daemon(http=True)
     busy = [world.call("support"), world.call("support")]
     assert [world.bridged(c) for c in busy] == ["2001", "2002"]
+    world.wait_agent("2001", state="in-call")
+    world.wait_agent("2002", state="in-call")
     caller = world.call("support")
     world.collect(0.5)
     assert world.store.call(caller)["state"] == "waiting"     # 2003 does not qualify yet

@@ -158,6 +158,9 @@ def summary(report):
         cells = ", ".join(f"{int(n):,}: p50 {v['p50_ms']:.3f} p99 {v['p99_ms']:.3f} ms "
                           f"(x{sel['ratio_to_smallest'][n]})" for n, v in sel["sizes"].items())
         lines.append(f"selection {name}: {cells}")
+        if sel.get("p99_vs_longest_idle"):
+            lines.append(f"  p99 vs longest-idle at the same size: " + ", ".join(
+                f"{int(n):,}: x{r}" for n, r in sel["p99_vs_longest_idle"].items()))
     return lines
 
 

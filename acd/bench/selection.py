@@ -3,24 +3,31 @@
 Theory of operation
 -------------------
 For each size N (100, 1,000, 10,000, 100,000) a :class:`Selection` loads N agents into the store
-under its own key prefix (all sizes live side by side in one Redis), all in one queue. Then rounds
-interleave the sizes (so a noisy neighbour hits every size alike); each round times ``decisions``
-decisions per size with ``time.perf_counter``. One plain decision is what the router does for a
-caller: ``candidates(queue, None, 1)`` (the best agent), ``reserve`` it, then ``release`` it
-(``cancelled``: back where it was, so the set stays the same size and order). The report gives
-p50/p99 per size over all rounds and, per round, the ratio of each size's median to N=100's;
-the median of those ratios is the figure compared with the target (within 1.2x at 100,000).
+under its own key prefix (all sizes live side by side in one Redis), all in one queue, through
+``Store.sync_agents`` (pipelined, as the daemon loads its config). Then rounds interleave the
+sizes (so a noisy neighbour hits every size alike); each round times ``decisions`` decisions per
+size with ``time.perf_counter``. One decision is what the router does for a caller -- search and
+reserve (both Redis round trips) -- then an untimed ``release`` (``cancelled``: back where it
+was, so the set stays the same size and order). The report gives p50/p99 per size over all
+rounds and, per round, the ratio of each size's median to the smallest size's.
 
-``SELECTIONS`` maps a name to a :class:`Selection`: ``load(store, n)`` fills the store,
-``decide(store, now)`` makes one decision. A second strategy (skills) plugs in there.
+Selections (``SELECTIONS``, name -> :class:`Selection`):
+
+* ``longest-idle``: a ``longest-idle-agent`` queue: ``candidates(queue, None, 1)``.
+* ``skills``: a ``strategy: skills`` best-match queue; agents have skills from profiles (50
+  skills: 8 popular "languages", 42 rarer "products", Zipf-like, proficiency 1-10 peaking
+  mid-range); each decision asks for one of 40 requirement sets of 1-3 skills (drawn from agent
+  profiles, minimums 1-6) that the queue's config names -- so the queue keeps a ready-ordered
+  match set for each (``Store.pick(..., match_set=True)``).
+* ``skills-adhoc``: the same agents and requirements searched without match sets (a call's own
+  ``acd_skills`` combining skills the config never names): the walk over the rarest skill's set.
 """
 
-import json
+import random
 import statistics
 import time
 
 from acd.store import Store, TierRef
-from acd.store.store import CONFIG_FIELDS
 
 SIZES = (100, 1_000, 10_000, 100_000)
 QUEUE = "sel"
@@ -28,48 +35,109 @@ LOAD_BATCH = 2000
 _AGENT = {"name": "", "contact": "user/x", "max_no_answer": 0, "wrap_up_time": 0,
           "reject_delay_time": 0, "busy_delay_time": 0, "no_answer_delay_time": 0,
           "ring_timeout": ""}
+SKILLS = [f"lang{i}" for i in range(8)] + [f"product{i}" for i in range(42)]
 
 
 class Selection:
-    def __init__(self, load, decide, strategy="longest-idle-agent"):
-        self.load, self.decide, self.strategy = load, decide, strategy
+    """``load(store, n)`` fills the store, ``decide(store, now)`` makes one decision,
+    ``tiers()`` the agents' TierRefs (the queue they serve)."""
+
+    def __init__(self, load, decide, tiers):
+        self.load, self.decide, self.tiers = load, decide, tiers
 
 
-def load_agents(store, n, strategy="longest-idle-agent", now=None):
-    """``n`` available agents in QUEUE, with distinct idle times, through ``sync_agent.lua``
-    called directly in pipelines (``Store.sync_agent`` one by one would take minutes at 100k)."""
+def profile(rnd):
+    """One agent's skills: 1-3 popular ones, 1-5 rarer ones (Zipf-like)."""
+    skills = {}
+    for name in rnd.sample(SKILLS[:8], rnd.choice([1, 1, 2, 2, 3])):
+        skills[name] = min(10, max(1, round(rnd.triangular(1, 10, 6))))
+    weights = [1.0 / (i + 1) for i in range(42)]
+    for name in set(rnd.choices(SKILLS[8:], weights, k=rnd.randint(1, 5))):
+        skills[name] = min(10, max(1, round(rnd.triangular(1, 10, 5))))
+    return skills
+
+
+def requirement_sets(seed=7, count=40):
+    rnd, sets = random.Random(seed), set()
+    while len(sets) < count:
+        skills = profile(rnd)
+        sets.add(tuple(sorted(rnd.sample(sorted(skills), min(len(skills), rnd.choice([1, 2, 2, 3]))))))
+    return sorted(sets)
+
+
+SETS = requirement_sets()
+
+
+def load_agents(store, n, skills=False, now=None):
+    """``n`` available agents in QUEUE with distinct idle times (and skills from profiles)."""
     now = time.time() if now is None else now
-    keys, script = store.keys, store._scripts["sync_agent"]
-    tiers = json.dumps({QUEUE: "1:1"})
-    fields = json.dumps({k: _AGENT[k] for k in CONFIG_FIELDS})
+    rnd = random.Random(n)
     for first in range(0, n, LOAD_BATCH):
-        pipe = store.redis.pipeline(transaction=False)
-        for i in range(first, min(n, first + LOAD_BATCH)):
-            agent_id = f"s{i:06d}"
-            script(keys=[keys.agent(agent_id), keys.agent_tiers(agent_id), keys.agents,
-                         keys.pending, keys.avail(QUEUE), keys.offers(QUEUE)],
-                   args=[agent_id, now - n + i, 1, 0, fields, "available", tiers,
-                         strategy, 1, 1], client=pipe)
-        pipe.execute()
+        store.sync_agents([(f"s{i:06d}", dict(_AGENT, skills=profile(rnd)) if skills else _AGENT,
+                            "available") for i in range(first, min(n, first + LOAD_BATCH))],
+                          now - n)
 
 
 def decide_plain(store, now):
-    """One longest-idle decision: best candidate, reserve, release (cancelled)."""
-    found = store.candidates(QUEUE, None, 1)
+    """One longest-idle decision: best candidate, reserve; then release (cancelled), untimed.
+    Returns the seconds the decision took."""
+    started = time.perf_counter()
+    return _reserve_release(store, store.candidates(QUEUE, None, 1), now, started)
+
+
+def _reserve_release(store, found, now, started):
     if not found or not store.reserve(found[0], "bench-call", QUEUE, "bench", now, 30.0):
         raise RuntimeError(f"selection bench: no agent reserved in {QUEUE} ({found})")
+    elapsed = time.perf_counter() - started
     store.release(found[0], "bench-call", "cancelled", now)
+    return elapsed
 
 
-SELECTIONS = {"longest-idle": Selection(load_agents, decide_plain)}
+def _decide_skills(match_set):
+    rnd = random.Random(11)
+
+    def decide(store, now):
+        requirements = {name: rnd.randint(1, 6) for name in rnd.choice(SETS)}
+        started = time.perf_counter()
+        found = store.pick(QUEUE, "best-match", requirements, None, 1, match_set=match_set).agents
+        if not found:  # nobody meets it: that is a decision too (the caller waits)
+            return time.perf_counter() - started
+        return _reserve_release(store, found, now, started)
+    return decide
 
 
-def _store(client, name, n, strategy):
-    tiers = [TierRef(QUEUE, strategy, 1, 1)]
+def _skills_tiers():
+    return [TierRef(QUEUE, "skills", 1, 1, "best-match", [s for s in SETS if len(s) > 1])]
+
+
+SELECTIONS = {
+    "longest-idle": Selection(load_agents, decide_plain,
+                              lambda: [TierRef(QUEUE, "longest-idle-agent", 1, 1)]),
+    "skills": Selection(lambda store, n: load_agents(store, n, skills=True),
+                        _decide_skills(True), _skills_tiers),
+    "skills-adhoc": Selection(lambda store, n: load_agents(store, n, skills=True),
+                              _decide_skills(False), _skills_tiers),
+}
+
+
+def _store(client, name, n, tiers):
     return Store(client, prefix=f"bench-{name}-{n}", tiers_of=lambda agent_id: tiers)
 
 
 def run(client, sizes=SIZES, decisions=500, rounds=5, selections=None, progress=None):
+    """``{name: {"sizes": {n: {...}}, "ratio_to_smallest": {n: median ratio}, "p99_vs_longest_idle":
+    {n: ratio}}}``."""
+    out = _run(client, sizes, decisions, rounds, selections, progress)
+    plain = out.get("longest-idle")
+    for name, result in out.items():
+        if plain is not None and name != "longest-idle":
+            result["p99_vs_longest_idle"] = {
+                n: round(v["p99_ms"] / plain["sizes"][n]["p99_ms"], 2)
+                for n, v in result["sizes"].items()}
+    return out
+
+
+def _run(client, sizes, decisions, rounds, selections, progress):
     """``{name: {"sizes": {n: {...}}, "ratio_to_smallest": {n: median ratio}}}``."""
     out = {}
     for name, selection in (selections or SELECTIONS).items():
@@ -77,7 +145,7 @@ def run(client, sizes=SIZES, decisions=500, rounds=5, selections=None, progress=
         for n in sizes:
             if progress:
                 progress(f"selection {name}: loading {n:,} agents")
-            stores[n] = _store(client, name, n, selection.strategy)
+            stores[n] = _store(client, name, n, selection.tiers())
             selection.load(stores[n], n)
         out[name] = _measure(name, selection, stores, decisions, rounds, progress)
         for store in stores.values():
@@ -105,12 +173,7 @@ def _measure(name, selection, stores, decisions, rounds, progress):
 
 
 def _time(selection, store, decisions):
-    times = []
-    for _ in range(decisions):
-        started = time.perf_counter()
-        selection.decide(store, time.time())
-        times.append(time.perf_counter() - started)
-    return times
+    return [selection.decide(store, time.time()) for _ in range(decisions)]
 
 
 def _summary(times):

@@ -397,6 +397,38 @@ class EslClient(InboundESL):
         """Send one command (str without the final blank line, or complete bytes) and wait for its
         reply (``.data`` = Reply-Text or api body). Raises CommandTimeout, ConnectionLost,
         NotConnectedError, UnsafeValue."""
+        slot, raw, started = self._submit(data)
+        limit = self.command_timeout if timeout is None else timeout
+        try:
+            reply = slot.get(timeout=limit)
+        except gevent.Timeout:
+            first = raw.split(b"\n", 1)[0].decode("utf-8", "replace")
+            raise CommandTimeout(f"no reply to {first[:120]!r} within {limit} s") from None
+        if isinstance(data, str):
+            self._remember(data, reply)
+        if self.on_command is not None:
+            self._callback(self.on_command, command_name(raw), time.perf_counter() - started)
+        return reply
+
+    def send_nowait(self, data):
+        """Send one command without waiting for its reply; returns the future of the reply
+        (``.get()`` gives the :class:`Reply` or raises ConnectionLost). Replies still come in
+        order, so commands sent this way run on FreeSWITCH in the order they were sent. Raises
+        NotConnectedError and UnsafeValue at once."""
+        slot, raw, started = self._submit(data)
+        if self.on_command is not None:
+            name = command_name(raw)
+            slot.rawlink(lambda _: self._callback(self.on_command, name,
+                                                  time.perf_counter() - started))
+        return slot
+
+    def api_nowait(self, command):
+        """``api <command>`` without waiting: the future of its :class:`Reply`."""
+        if "\n" in command or "\r" in command:
+            raise commands.UnsafeValue(f"an api command is one line: {command!r}")
+        return self.send_nowait(f"api {command}")
+
+    def _submit(self, data):
         if isinstance(data, str):
             if "\n\n" in data or "\r" in data or data.endswith("\n") or not data:
                 raise commands.UnsafeValue(f"a command is one block without blank lines: {data!r}")
@@ -415,17 +447,7 @@ class EslClient(InboundESL):
                 conn.sock.sendall(raw)
             except OSError as exc:
                 gevent.spawn(self._lost, conn, f"write failed: {exc}")
-        limit = self.command_timeout if timeout is None else timeout
-        try:
-            reply = slot.get(timeout=limit)
-        except gevent.Timeout:
-            first = raw.split(b"\n", 1)[0].decode("utf-8", "replace")
-            raise CommandTimeout(f"no reply to {first[:120]!r} within {limit} s") from None
-        if isinstance(data, str):
-            self._remember(data, reply)
-        if self.on_command is not None:
-            self._callback(self.on_command, command_name(raw), time.perf_counter() - started)
-        return reply
+        return slot, raw, started
 
     def api(self, command, timeout=None):
         """Run ``api <command>``; returns the response body (``+OK ...``, ``-ERR ...``, data)."""
@@ -433,13 +455,19 @@ class EslClient(InboundESL):
             raise commands.UnsafeValue(f"an api command is one line: {command!r}")
         return self.send(f"api {command}", timeout).data
 
-    def bgapi(self, command, job_uuid=None, timeout=None):
-        """Run ``bgapi <command>`` with our Job-UUID; returns a :class:`Job` future."""
+    def bgapi(self, command, job_uuid=None, timeout=None, wait=True):
+        """Run ``bgapi <command>`` with our Job-UUID; returns a :class:`Job` future. With
+        ``wait=False`` it returns at once: a refusal (-ERR reply) or a lost connection then
+        arrives as the job's exception (CommandError / ConnectionLost)."""
         if "\n" in command or "\r" in command:
             raise commands.UnsafeValue(f"a bgapi command is one line: {command!r}")
         job_uuid = commands.check_uuid(job_uuid or str(uuidlib.uuid4()))
         job = Job(job_uuid, command)
         self._jobs[job_uuid] = job
+        if not wait:
+            slot = self.send_nowait(f"bgapi {command}\nJob-UUID: {job_uuid}")
+            slot.rawlink(lambda done: self._bgapi_refused(job, done))
+            return job
         try:
             reply = self.send(f"bgapi {command}\nJob-UUID: {job_uuid}", timeout)
         except BaseException:
@@ -449,6 +477,16 @@ class EslClient(InboundESL):
             self._jobs.pop(job_uuid, None)
             raise CommandError(f"bgapi {command.split(' ')[0]}: {reply.data}")
         return job
+
+    def _bgapi_refused(self, job, done):
+        if job.ready():
+            return
+        if not done.successful():
+            self._jobs.pop(job.job_uuid, None)
+            job.set_exception(done.exception)
+        elif not done.value.ok:
+            self._jobs.pop(job.job_uuid, None)
+            job.set_exception(CommandError(f"bgapi {job.command.split(' ')[0]}: {done.value.data}"))
 
     # -- subscriptions and filters (re-applied after every reconnect) -------------------------
 

@@ -320,13 +320,6 @@ class Store:
                 reasons[agent_id] = "offerable"
         return reasons
 
-    def add_routing(self, call_uuid, entry, keep=ROUTING_KEEP):
-        """Append one offer's explanation to the call's routing record."""
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.rpush(self.keys.routing(call_uuid), json.dumps(entry, sort_keys=True))
-        pipe.expire(self.keys.routing(call_uuid), int(keep))
-        pipe.execute()
-
     def routing(self, call_uuid):
         """The explanations of every offer made for the call (oldest first), or None."""
         entries = self.redis.lrange(self.keys.routing(call_uuid), 0, -1)
@@ -373,14 +366,19 @@ class Store:
         high = "+inf" if max_level is None else f"({(int(max_level) + 1) * LEVEL}"
         return self.redis.zcount(self.keys.avail(queue), "-inf", high)
 
-    def reserve(self, agent_id, call_uuid, queue, owner, now, lease):
+    def reserve(self, agent_id, call_uuid, queue, owner, now, lease, leg="", explanation=None):
         """Atomically reserve an offerable agent for ``call_uuid``; False if it is not offerable
-        (taken by another call or daemon, changed status, in a delay)."""
+        (taken by another call or daemon, changed status, in a delay). With ``leg`` the agent is
+        ringing on that leg at once, and ``explanation`` (a JSON-ready dict) is appended to the
+        call's routing record (:meth:`routing`) in the same step."""
         tiers = self.tiers_of(agent_id)
         return bool(self._scripts["reserve"](
             keys=[self.keys.agent(agent_id), self.keys.leases, self.keys.pending,
-                  self.keys.offers(queue)] + [self.keys.avail(t.queue) for t in tiers],
-            args=[agent_id, call_uuid, owner, now, now + lease, len(tiers)]))
+                  self.keys.offers(queue), self.keys.routing(call_uuid)]
+            + [self.keys.avail(t.queue) for t in tiers],
+            args=[agent_id, call_uuid, owner, now, now + lease, len(tiers), leg,
+                  "" if explanation is None else json.dumps(explanation, sort_keys=True),
+                  ROUTING_KEEP]))
 
     def _transition(self, agent_id, call_uuid, from_state, to_state, now, lease, leg=""):
         return bool(self._scripts["transition"](
@@ -406,13 +404,10 @@ class Store:
         return bool(changed), state, status
 
     def renew(self, agent_ids, now, lease):
-        """Extend the leases of agents this daemon is handling."""
+        """Extend the leases of agents this daemon is handling (one command; the agent hashes'
+        ``lease_until`` keeps the value of the last state change -- the zset is the truth)."""
         if agent_ids:
-            pipe = self.redis.pipeline(transaction=False)
-            for agent_id in agent_ids:
-                pipe.zadd(self.keys.leases, {agent_id: now + lease}, xx=True)
-                pipe.hset(self.keys.agent(agent_id), "lease_until", now + lease)
-            pipe.execute()
+            self.redis.zadd(self.keys.leases, {a: now + lease for a in agent_ids}, xx=True)
 
     def expired_leases(self, now):
         """(agent id, call uuid) of reservations whose lease ran out."""
@@ -440,12 +435,19 @@ class Store:
     def enqueue(self, call_uuid, queue, priority, now, **fields):
         """Queue a call (or keep its place if it is already queued); returns its 1-based
         position. ``fields``: caller_number, caller_name, owner, ... (strings/numbers)."""
+        return self.enqueue_placed(call_uuid, queue, priority, now, **fields)[0]
+
+    def enqueue_placed(self, call_uuid, queue, priority, now, **fields):
+        """:meth:`enqueue`, returning (position, enqueued_at, queue_since) as Redis holds them
+        (a call already queued keeps its place: a restart, a repeated event)."""
         enqueued_at = float(fields.pop("enqueued_at", now))
         fields.update(queue=queue, priority=priority, state=fields.get("state", "waiting"))
-        rank = self._scripts["enqueue"](
+        rank, stored_at, since = self._scripts["enqueue"](
             keys=[self.keys.call(call_uuid), self.keys.callers(queue), self.keys.calls],
             args=[call_uuid, enqueued_at - float(priority), enqueued_at, json.dumps(fields)])
-        return None if rank is None else int(rank) + 1
+        stored_at = float(stored_at)
+        return (None if int(rank) < 0 else int(rank) + 1, stored_at,
+                stored_at if since is None else float(since))
 
     def call(self, call_uuid):
         raw = self.redis.hgetall(self.keys.call(call_uuid))

@@ -1,4 +1,5 @@
 -- Put a call in its queue, keeping its place if it is already there (restart, repeated event).
+-- Returns {0-based rank or -1, enqueued_at, queue_since or nil} as stored.
 -- KEYS: 1 call hash, 2 queue callers zset, 3 all calls zset
 -- ARGV: 1 call uuid, 2 score (enqueued_at - priority), 3 enqueued_at, 4 call fields (JSON object)
 local key = KEYS[1]
@@ -9,4 +10,5 @@ if redis.call('EXISTS', key) == 0 then
   redis.call('ZADD', KEYS[2], 'NX', ARGV[2], ARGV[1])
   redis.call('ZADD', KEYS[3], 'NX', ARGV[3], ARGV[1])
 end
-return redis.call('ZRANK', KEYS[2], ARGV[1])
+local found = redis.call('HMGET', key, 'enqueued_at', 'queue_since')
+return {redis.call('ZRANK', KEYS[2], ARGV[1]) or -1, found[1], found[2] or false}
