@@ -36,7 +36,16 @@ log = logging.getLogger("acd.daemon")
 
 #: The events the daemon subscribes to (FreeSWITCH names).
 EVENTS = ("CHANNEL_PARK", "CHANNEL_HANGUP", "CHANNEL_UNBRIDGE", "DTMF", "BACKGROUND_JOB",
-          "HEARTBEAT", "CHANNEL_EXECUTE_COMPLETE")   # EXECUTE_COMPLETE: the IVR's prompts
+          "HEARTBEAT")
+#: ... and, when the config has IVR menus or business hours, the IVR's prompts' results. (Every
+#: application a channel runs ends with one: FreeSWITCH's busiest event, not asked for idly.)
+IVR_EVENTS = ("CHANNEL_EXECUTE_COMPLETE",)
+
+
+def events_for(config):
+    """The event names a daemon with this config subscribes to."""
+    uses_ivr = bool(config.ivrs) or any(q.schedule for q in config.queues)
+    return EVENTS + (IVR_EVENTS if uses_ivr else ())
 #: Seconds between ticks (wrap-up ends, leases, max-wait, announcements, periodic dispatch).
 TICK = 0.25
 
@@ -105,9 +114,10 @@ class Daemon:
 
     def start(self, wait_connected=None):
         self.sync_agents()
-        for name in EVENTS:
+        events = events_for(self.config)
+        for name in events:
             self.esl.register_handle(name, self._on_event)
-        self.esl.subscribe(*EVENTS)
+        self.esl.subscribe(*events)
         self._greenlets = [gevent.spawn(self._loop), gevent.spawn(self._ticker)]
         if self.http_enabled:
             from acd.http import serve

@@ -81,6 +81,7 @@ class Recovery:
             call.answered_at = stored.get("answered_at")
             self.router.legs[leg] = (uuid, call.agent)
         self.router.calls[uuid] = call
+        call.attach(self.router.waiting)
         self.router._schedule_announcements(call, now)
         self.router._schedule_relax(call, now)
         self.router._decide("resume", call, call.agent or "-", state=call.state.value,

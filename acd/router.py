@@ -48,19 +48,46 @@ RENEW_EVERY = LEASE / 6
 PROGRESSIVE_STEPS = 3
 
 
+class Waiting:
+    """The calls waiting (not ringing anyone, not bridged) per queue: dispatch looks only here,
+    so a thousand callers parked in an unstaffed queue cost nothing when an agent elsewhere
+    frees up. A :class:`QueueCall` keeps its entry right whenever its state or queue changes."""
+
+    def __init__(self):
+        self.by_queue = {}          # queue -> {uuid: QueueCall}
+
+    def update(self, call, old_queue=None):
+        old = self.by_queue.get(old_queue or call.queue)
+        if old is not None:
+            old.pop(call.uuid, None)
+            if not old:
+                del self.by_queue[old_queue or call.queue]
+        if call.state is CallState.WAITING:
+            self.by_queue.setdefault(call.queue, {})[call.uuid] = call
+
+    def queues(self):
+        return list(self.by_queue)
+
+    def calls(self, queue):
+        return list(self.by_queue.get(queue, {}).values())
+
+
 class QueueCall:
-    """One caller this daemon is handling."""
+    """One caller this daemon is handling. Attached to a :class:`Waiting` book (``book``),
+    it keeps its entry there up to date."""
+
+    book = None
 
     def __init__(self, uuid, queue, enqueued_at, priority=0, caller_number="", caller_name="",
                  queue_since=None):
         self.uuid = uuid
-        self.queue = queue
+        self._queue = queue
         self.enqueued_at = enqueued_at
         self.queue_since = enqueued_at if queue_since is None else queue_since
         self.priority = priority
         self.caller_number = caller_number
         self.caller_name = caller_name
-        self.state = CallState.WAITING
+        self._state = CallState.WAITING
         self.offers = {}            # agent leg uuid -> agent id (phones ringing for this call)
         self.tried = set()          # agents that failed this call since the last round
         self.agent = None
@@ -74,6 +101,30 @@ class QueueCall:
         self.skills = ""            # the call's own skill requirements ("german:4,billing:2")
         self.only_agent = None      # only this agent may take the call (IVR "agent" option)
         self.data = {}              # extra fields: IVR path, collected digits (screen pop)
+
+    @property
+    def state(self):
+        return self._state
+
+    @state.setter
+    def state(self, value):
+        self._state = value
+        if self.book is not None:
+            self.book.update(self)
+
+    @property
+    def queue(self):
+        return self._queue
+
+    @queue.setter
+    def queue(self, value):
+        old, self._queue = self._queue, value
+        if self.book is not None:
+            self.book.update(self, old)
+
+    def attach(self, book):
+        self.book = book
+        book.update(self)
 
     @property
     def score(self):
@@ -97,6 +148,7 @@ class Router:
         self.leg_causes = {}        # agent leg uuid -> hangup cause seen on its CHANNEL_HANGUP
         self.unstaffed_queues = set()  # queues that sent a caller away for lack of agents
         self.selection = Selection(config, store, owner, LEASE)
+        self.waiting = Waiting()
         self.next_renew = 0.0
 
     # -- helpers ------------------------------------------------------------------------------
@@ -200,6 +252,7 @@ class Router:
                          queue_since)
         call.skills, call.only_agent, call.data = skills or "", agent, dict(data or {})
         self.calls[uuid] = call
+        call.attach(self.waiting)
         self._schedule_announcements(call, now)
         self._schedule_relax(call, now)
         self._moh(call)
@@ -242,14 +295,20 @@ class Router:
     # -- dispatch -----------------------------------------------------------------------------
 
     def dispatch(self, queues=None):
-        """Offer waiting callers of ``queues`` (all when None), best first. Once a caller found
-        nobody, later callers of the same queue who ask for no more (same tier level, same
-        requirements) are not searched again in this pass."""
-        waiting = sorted((c for c in self.calls.values() if c.state is CallState.WAITING
-                          and (queues is None or c.queue in queues)), key=lambda c: c.score)
-        exhausted = {}  # (queue, requirements, only agent) -> highest level with nobody offerable
+        """Offer waiting callers of ``queues`` (all when None), best first across them (an agent
+        serving two queues takes the longer-waiting caller). Once a caller found nobody, later
+        callers of its queue who ask for no more (same tier level, same requirements, no agent
+        of their own) are not searched again in this pass. Only waiting calls are looked at
+        (:class:`Waiting`)."""
         now = self.clock()
-        for call in waiting:
+        names = self.waiting.queues() if queues is None else set(queues)
+        calls = [c for name in names for c in self.waiting.calls(name)]
+        if len(calls) > 1:
+            calls.sort(key=lambda c: c.score)
+        exhausted = {}  # (queue, only agent, skills, relax step) -> highest level with nobody
+        for call in calls:
+            if call.state is not CallState.WAITING:
+                continue
             queue = self.config.queue(call.queue)
             level = max_level(queue.tier_rules_apply, queue.tier_rule_wait_second,
                               now - call.queue_since)
@@ -366,7 +425,9 @@ class Router:
             cause = self.leg_causes.pop(leg, None) or ("LOSE_RACE" if winner else result.cause)
             self._settle_offer(call_uuid, call, leg, agent_id, classify_cause(cause), now, cause)
         self._back_to_waiting(call)
-        self.dispatch()
+        # the caller's queue, and those of agents let go at once (a lost race, a cancel)
+        self.dispatch({call.queue} if call is not None else set()
+                      | {q for a in legs.values() for q in self._queues_of(a)})
 
     @staticmethod
     def _back_to_waiting(call):

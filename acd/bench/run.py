@@ -42,12 +42,12 @@ import gevent.event
 from acd import clock
 from acd.bench import latency, load, probes, report, selection
 from acd.bench.processes import BenchStartError, DaemonProcess, Profiler, top_functions
+from acd.daemon import EVENTS
 
 log = logging.getLogger("acd.bench")
 
-#: The daemon's subscription (the ceiling's listener takes the same; see acd/daemon.py).
-DAEMON_EVENTS = ("CHANNEL_PARK", "CHANNEL_HANGUP", "CHANNEL_UNBRIDGE", "DTMF", "BACKGROUND_JOB",
-                 "HEARTBEAT")
+#: The daemon's subscription without IVR (the ceiling's listener takes the same).
+DAEMON_EVENTS = EVENTS
 
 
 class Stopped(Exception):
