@@ -33,7 +33,6 @@ import os
 import random
 import secrets
 import shutil
-import signal
 import sys
 from dataclasses import dataclass
 
@@ -43,6 +42,7 @@ import gevent.pool
 import gevent.queue
 
 from acd import clock
+from acd.tool import number, start_gevent_tool
 
 log = logging.getLogger("acd.demo")
 
@@ -505,18 +505,12 @@ class Screen:
 
 def run(args):
     """``acd demo``: returns 0 after a clean stop, 1 when something could not start."""
-    from gevent import monkey
-    monkey.patch_all()
+    stopped = start_gevent_tool()
     from acd.config import ConfigError
     from acd.esl import EslError
     from acd.redis_server import RedisStartError
     from acd.sim.process import SimStartError
 
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    stopped = gevent.event.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        gevent.signal_handler(signum, stopped.set)
     demo = Demo(args)
     try:
         demo.start()
@@ -540,31 +534,17 @@ def run(args):
 
 # -- command line ---------------------------------------------------------------------------------
 
-def _number(kind, minimum, maximum=None, exclusive=False):
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if value < minimum or (exclusive and value == minimum) or (maximum and value > maximum):
-            limits = f"{'above' if exclusive else 'at least'} {minimum}"
-            raise argparse.ArgumentTypeError(
-                f"expected {limits}{f' and at most {maximum}' if maximum else ''}, got {text}")
-        return value
-    return parse
-
-
 def _add_options(p):
     env = os.environ.get
-    p.add_argument("--duration", type=_number(float, 0), default=env("ACD_DEMO_DURATION",
+    p.add_argument("--duration", type=number(float, 0), default=env("ACD_DEMO_DURATION",
                    str(DURATION)), metavar="SECONDS",
                    help="stop after this many seconds; 0 runs until Ctrl-C or SIGTERM "
                    "(env ACD_DEMO_DURATION; default %(default)s)")
-    p.add_argument("--rate", type=_number(float, 0, exclusive=True),
+    p.add_argument("--rate", type=number(float, 0, exclusive=True),
                    default=env("ACD_DEMO_RATE", str(RATE)), metavar="CALLS_PER_S",
                    help="new callers per second, spread over the queues "
                    "(env ACD_DEMO_RATE; default %(default)s)")
-    p.add_argument("--agents", type=_number(int, MIN_AGENTS, MAX_AGENTS),
+    p.add_argument("--agents", type=number(int, MIN_AGENTS, MAX_AGENTS),
                    default=env("ACD_DEMO_AGENTS", str(AGENTS)), metavar="N",
                    help=f"number of agents, {MIN_AGENTS}-{MAX_AGENTS} "
                    "(env ACD_DEMO_AGENTS; default %(default)s)")

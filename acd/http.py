@@ -80,8 +80,13 @@ def put_agent_status(service, request):
     if not service.has_agent(agent_id):
         raise HttpError(404, f"unknown agent {agent_id!r}")
     status = _status_from(request.json())
+    return _change_agent(agent_id, service.set_agent_status, status)
+
+
+def _change_agent(agent_id, change, value):
+    """200 and the agent after ``change(agent_id, value)``; its errors as HTTP errors."""
     try:
-        return 200, service.set_agent_status(agent_id, status)
+        return 200, change(agent_id, value)
     except NotSynced as exc:
         raise HttpError(503, str(exc)) from None
     except KeyError:
@@ -97,14 +102,7 @@ def put_agent_skills(service, request):
     body = request.json()
     if not isinstance(body, dict) or not isinstance(body.get("skills"), dict):
         raise HttpError(400, 'expected a JSON object {"skills": {"name": proficiency 1..10, ...}}')
-    try:
-        return 200, service.set_agent_skills(agent_id, body["skills"])
-    except NotSynced as exc:
-        raise HttpError(503, str(exc)) from None
-    except KeyError:
-        raise HttpError(404, f"unknown agent {agent_id!r}") from None
-    except ValueError as exc:
-        raise HttpError(400, str(exc)) from None
+    return _change_agent(agent_id, service.set_agent_skills, body["skills"])
 
 
 def get_call_routing(service, request):

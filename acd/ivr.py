@@ -97,13 +97,6 @@ class Ivr:
             except Exception:  # an observer never breaks the IVR
                 log.exception("observer %r failed on %s", observer, what)
 
-    def _api(self, command):
-        try:
-            return self.esl.api(command)
-        except (EslError, NotConnectedError) as exc:
-            log.warning("api %s failed: %s", command.split(" ")[0], exc)
-            return f"-ERR {exc}"
-
     def _execute(self, s, what, payload, build):
         """Send ``build(app_uuid)`` (a sendmsg) and await its completion as ``what``."""
         app = str(uuidlib.uuid4())
@@ -194,16 +187,16 @@ class Ivr:
         if self.config.has_ivr(menu):
             self._restart(s, menu)
         else:
-            self._api(cmd.uuid_break(uuid, all_=True))
+            self.esl.fire(cmd.uuid_break(uuid, all_=True))
             self._queue_closed(s, queue)
 
     def _var(self, uuid, name):
-        value = self._api(cmd.uuid_getvar(uuid, name)).strip()
+        value = self.esl.api_reply(cmd.uuid_getvar(uuid, name)).strip()
         return "" if value.startswith("-ERR") or value == "_undef_" else value
 
     def _restart(self, s, menu):
         s.pending = None
-        self._api(cmd.uuid_break(s.uuid, all_=True))
+        self.esl.fire(cmd.uuid_break(s.uuid, all_=True))
         s.menu, s.failures = None, 0
         self._enter(s, menu, push=False)
 
@@ -217,7 +210,7 @@ class Ivr:
                        language if language and _SAFE_LANGUAGE.match(language) else None)
         self.sessions[s.uuid] = s
         if event.get("Answer-State") != "answered":
-            self._api(cmd.uuid_answer(s.uuid))
+            self.esl.fire(cmd.uuid_answer(s.uuid))
         return s
 
     def _closed(self, queue_name):
@@ -319,7 +312,7 @@ class Ivr:
     def _hand_over(self, s, queue_name, action, agent=None):
         """To the router, which owns the caller from here on."""
         self._exit(s, action.kind, queue_name or agent)
-        self._api(cmd.uuid_setvar(s.uuid, "acd_ivr_path", s.path()))
+        self.esl.fire(cmd.uuid_setvar(s.uuid, "acd_ivr_path", s.path()))
         priority = action.priority if action.priority is not None else s.priority
         self.router.enqueue(s.uuid, queue_name, priority, s.caller_number, s.caller_name,
                             answered=True, skills=action.skills, agent=agent,
@@ -341,14 +334,14 @@ class Ivr:
         self._exit(s, action.kind, action.target)
         if action.kind == "transfer":
             dest, *rest = action.target.split()
-            self._api(cmd.uuid_unsetvar(s.uuid, "acd_ivr"))  # or it would park into the IVR again
-            self._api(cmd.uuid_transfer(s.uuid, dest, *(rest + ["XML", "default"][len(rest):])))
+            self.esl.fire(cmd.uuid_unsetvar(s.uuid, "acd_ivr"))  # or it would park into the IVR again
+            self.esl.fire(cmd.uuid_transfer(s.uuid, dest, *(rest + ["XML", "default"][len(rest):])))
         else:
-            self._api(cmd.uuid_kill(s.uuid, action.target or defaults.HANGUP_CAUSE))
+            self.esl.fire(cmd.uuid_kill(s.uuid, action.target or defaults.HANGUP_CAUSE))
 
     def _set(self, s, action):
         for name, value in action.variables:
-            self._api(cmd.uuid_setvar(s.uuid, name, value))
+            self.esl.fire(cmd.uuid_setvar(s.uuid, name, value))
             if name == "acd_language" and _SAFE_LANGUAGE.match(value):
                 s.language = value
         self._run(s, action.then)
@@ -373,7 +366,7 @@ class Ivr:
             return
         s.hops, s.failures = 0, 0
         s.collected[c.var] = digits
-        self._api(cmd.uuid_setvar(s.uuid, c.var, digits))
+        self.esl.fire(cmd.uuid_setvar(s.uuid, c.var, digits))
         self._run(s, action.then)
 
     def _played(self, s, event, then):
@@ -385,7 +378,7 @@ class Ivr:
         cause = event.get("variable_originate_disposition") or ""
         if cause == "SUCCESS" or not _CAUSE.match(cause):
             cause = defaults.HANGUP_CAUSE
-        self._api(cmd.uuid_kill(s.uuid, cause))
+        self.esl.fire(cmd.uuid_kill(s.uuid, cause))
 
 
 def _dial(target):

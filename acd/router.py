@@ -171,31 +171,16 @@ class Router:
                 log.exception("observer %r failed on %s", observer, what)
 
     def _api(self, command):
-        try:
-            return self.esl.api(command)
-        except (EslError, NotConnectedError) as exc:
-            log.warning("api %s failed: %s", command.split(" ")[0], exc)
-            return f"-ERR {exc}"
+        """An api command whose reply the router reads ("-ERR ..." when it failed)."""
+        return self.esl.api_reply(command)
 
     def _fire(self, command):
-        """An api command whose reply nothing waits for (answer, break, kill, transfer): sent at
-        once, its -ERR logged when it comes. FreeSWITCH runs a connection's commands in order."""
-        self._nowait(self.esl.api_nowait, command, command.split(" ")[0])
+        """An api command whose reply nothing waits for (answer, break, kill, transfer)."""
+        self.esl.fire(command)
 
     def _sendmsg(self, raw):
         """A sendmsg (music on hold, announcements): nobody waits for its reply either."""
-        self._nowait(self.esl.send_nowait, raw, "sendmsg")
-
-    @staticmethod
-    def _nowait(send, data, name):
-        def logged(done):
-            reply = done.value if done.successful() else None
-            if reply is not None and reply.data.startswith("-ERR"):
-                log.debug("%s: %s", name, reply.data.strip())
-        try:
-            send(data).rawlink(logged)
-        except (EslError, NotConnectedError) as exc:
-            log.warning("%s failed: %s", name, exc)
+        self.esl.fire(raw)
 
     def _moh(self, call):
         queue = self.config.queue(call.queue)

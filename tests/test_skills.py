@@ -2,7 +2,6 @@
 with ``originate loopback/...`` (tests/acd_world.py); the HTTP API over real TCP."""
 
 import json
-import time
 import urllib.request
 
 import gevent

@@ -142,7 +142,7 @@ def summary(report):
                 f"{s['concurrent_calls_max']}",
                 f"    decision latency (simulator) call_arrived {_lat(s['latency_ms']['call_arrived'])}",
                 f"    decision latency (simulator) agent_freed  {_lat(s['latency_ms']['agent_freed'])}",
-                f"    acd's own histogram: " + (_histogram_line(s["acd_histogram_ms"])),
+                "    acd's own histogram: " + (_histogram_line(s["acd_histogram_ms"])),
                 f"    round trips seen from outside: simulator api p50 "
                 f"{s['round_trip_ms']['sim_api']['p50']} ms, redis PING p50 "
                 f"{s['round_trip_ms']['redis']['p50']} ms",
@@ -159,7 +159,7 @@ def summary(report):
                           f"(x{sel['ratio_to_smallest'][n]})" for n, v in sel["sizes"].items())
         lines.append(f"selection {name}: {cells}")
         if sel.get("p99_vs_longest_idle"):
-            lines.append(f"  p99 vs longest-idle at the same size: " + ", ".join(
+            lines.append("  p99 vs longest-idle at the same size: " + ", ".join(
                 f"{int(n):,}: x{r}" for n, r in sel["p99_vs_longest_idle"].items()))
     return lines
 

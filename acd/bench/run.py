@@ -32,7 +32,6 @@ import logging
 import os
 import secrets
 import shutil
-import signal
 import sys
 import tempfile
 
@@ -40,6 +39,7 @@ import gevent
 import gevent.event
 
 from acd import clock
+from acd.tool import number, start_gevent_tool
 from acd.bench import latency, load, probes, report, selection
 from acd.bench.processes import BenchStartError, DaemonProcess, Profiler, top_functions
 from acd.daemon import EVENTS
@@ -328,17 +328,11 @@ def _options(args):
 
 def run(args):
     """``acd bench``: 0 when the run finished, 1 when something failed, 130 on Ctrl-C."""
-    from gevent import monkey
-    monkey.patch_all()
+    stopped = start_gevent_tool()
     from acd.esl import EslError
     from acd.redis_server import RedisStartError
     from acd.sim.process import SimStartError
 
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    stopped = gevent.event.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        gevent.signal_handler(signum, stopped.set)
     bench = Bench(args, stopped)
     status = 0
     try:
@@ -384,38 +378,26 @@ def _list(kind, minimum):
     return parse
 
 
-def _number(kind, minimum):
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected at least {minimum}, got {text}")
-        return value
-    return parse
-
-
 #: (flag, env suffix, type, default, help)
 OPTIONS = [
-    ("--agents", "AGENTS", _number(int, 1), "10000", "agents (and phones in the simulator)"),
+    ("--agents", "AGENTS", number(int, 1), "10000", "agents (and phones in the simulator)"),
     ("--rate", "RATE", _list(float, 0.1), "100,300",
      "new callers per second, one step per value (comma-separated); 0 skips the load test"),
-    ("--duration", "DURATION", _number(float, 1), "20", "seconds per step"),
-    ("--warmup", "WARMUP", _number(float, 0), "3", "seconds of load at the first rate before "
+    ("--duration", "DURATION", number(float, 1), "20", "seconds per step"),
+    ("--warmup", "WARMUP", number(float, 0), "3", "seconds of load at the first rate before "
      "measuring"),
-    ("--talk", "TALK", _number(float, 0.1), "5", "seconds an agent talks before hanging up"),
-    ("--answer-after", "ANSWER_AFTER", _number(float, 0), "0.2",
+    ("--talk", "TALK", number(float, 0.1), "5", "seconds an agent talks before hanging up"),
+    ("--answer-after", "ANSWER_AFTER", number(float, 0), "0.2",
      "seconds an agent's phone rings before it answers"),
-    ("--waiting", "WAITING", _number(int, 0), "0",
+    ("--waiting", "WAITING", number(int, 0), "0",
      "callers kept waiting for the whole run in a queue no agent serves"),
-    ("--sim-ceiling", "SIM_CEILING", _number(float, 0), "5",
+    ("--sim-ceiling", "SIM_CEILING", number(float, 0), "5",
      "seconds to measure the simulator's own ceiling before the daemon starts; 0 skips it"),
     ("--selection", "SELECTION", _list(int, 1), "100,1000,10000,100000",
      "agent counts for the store-level selection benchmark; 0 skips it"),
-    ("--selection-decisions", "SELECTION_DECISIONS", _number(int, 1), "500",
+    ("--selection-decisions", "SELECTION_DECISIONS", number(int, 1), "500",
      "decisions per size and round"),
-    ("--selection-rounds", "SELECTION_ROUNDS", _number(int, 1), "5", "interleaved rounds"),
+    ("--selection-rounds", "SELECTION_ROUNDS", number(int, 1), "5", "interleaved rounds"),
     ("--profile", "PROFILE", str, None,
      "directory for py-spy profiles of the daemon and the simulator during each step"),
     ("--json", "JSON", str, None, "write the JSON report to this file"),

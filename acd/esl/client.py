@@ -428,6 +428,32 @@ class EslClient(InboundESL):
             raise commands.UnsafeValue(f"an api command is one line: {command!r}")
         return self.send_nowait(f"api {command}")
 
+    def api_reply(self, command):
+        """``api <command>``, waiting; a failure (not connected, timeout, connection lost) is
+        logged and comes back as the text ``-ERR <why>`` like FreeSWITCH's own errors."""
+        try:
+            return self.api(command)
+        except (EslError, NotConnectedError) as exc:
+            log.warning("api %s failed: %s", command.split(" ")[0], exc)
+            return f"-ERR {exc}"
+
+    def fire(self, data):
+        """Send an ``api`` command (str without "api ") or a complete sendmsg (bytes) whose
+        reply nothing waits for; a -ERR reply is logged at debug level when it comes, a failure
+        to send as a warning. Commands on one connection run in the order they were sent."""
+        name = data.split(" ")[0] if isinstance(data, str) else "sendmsg"
+
+        def logged(done):
+            reply = done.value if done.successful() else None
+            if reply is not None and reply.data.startswith("-ERR"):
+                log.debug("%s: %s", name, reply.data.strip())
+        try:
+            slot = self.api_nowait(data) if isinstance(data, str) else self.send_nowait(data)
+        except (EslError, NotConnectedError) as exc:
+            log.warning("%s failed: %s", name, exc)
+            return
+        slot.rawlink(logged)
+
     def _submit(self, data):
         if isinstance(data, str):
             if "\n\n" in data or "\r" in data or data.endswith("\n") or not data:
