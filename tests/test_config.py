@@ -123,6 +123,19 @@ def test_the_documented_example_is_valid(tmp_path):
                                                         "ACD_ADMIN_TOKEN": "y"})
     assert [a.id for a in config.agents] == ["1001", "1002"] and config.warnings == ()
     assert config.agent("1001").ring_timeout == 20 and config.queue("sales").strategy == "ring-all"
+    billing = config.queue("billing")
+    assert billing.requirements == (("billing", 5),) and billing.relax[1].requirements == ()
+    assert dict(config.agent("1002").skills) == {"english": 9, "billing": 6}
+
+
+def test_the_skills_doc_example_is_valid(tmp_path):
+    doc = (pathlib.Path(__file__).parent.parent / "docs" / "skills.md").read_text()
+    example = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    config = load_config(write(tmp_path, example), env={})
+    support = config.queue("support")
+    assert support.strategy == "skills" and support.skill_order == "best-match"
+    assert [(s.after, s.requirements) for s in support.relax] == [(30, (("german", 1),)), (90, ())]
+    assert dict(config.agent("1001").skills) == {"german": 5, "english": 3, "billing": 4}
 
 
 def test_lookups_and_frozen(tmp_path):
