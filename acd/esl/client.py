@@ -134,6 +134,8 @@ class _Connection:
         self.reader = None
         self.lost = False
         self.early = []  # frames that came with the handshake's last reply
+        self.outbox = []  # commands sent without waiting, written together (one syscall)
+        self.flushing = False
 
 
 class EslClient(InboundESL):
@@ -415,7 +417,7 @@ class EslClient(InboundESL):
         (``.get()`` gives the :class:`Reply` or raises ConnectionLost). Replies still come in
         order, so commands sent this way run on FreeSWITCH in the order they were sent. Raises
         NotConnectedError and UnsafeValue at once."""
-        slot, raw, started = self._submit(data)
+        slot, raw, started = self._submit(data, wait=False)
         if self.on_command is not None:
             name = command_name(raw)
             slot.rawlink(lambda _: self._callback(self.on_command, name,
@@ -454,7 +456,10 @@ class EslClient(InboundESL):
             return
         slot.rawlink(logged)
 
-    def _submit(self, data):
+    def _submit(self, data, wait=True):
+        """Queue one command's bytes and its reply slot, in order. A command someone waits for
+        is written at once (with any queued before it); the others are written together when
+        the sending greenlet yields -- a burst of fire-and-forget commands costs one write."""
         if isinstance(data, str):
             if "\n\n" in data or "\r" in data or data.endswith("\n") or not data:
                 raise commands.UnsafeValue(f"a command is one block without blank lines: {data!r}")
@@ -469,11 +474,29 @@ class EslClient(InboundESL):
             if not self.connected or conn is None or conn.lost:
                 raise NotConnectedError(f"not connected to ESL at {self.host}:{self.port}")
             self._pending.append(slot)
-            try:
-                conn.sock.sendall(raw)
-            except OSError as exc:
-                gevent.spawn(self._lost, conn, f"write failed: {exc}")
+            conn.outbox.append(raw)
+            if wait:
+                self._write(conn)
+            elif not conn.flushing:
+                conn.flushing = True
+                gevent.spawn(self._flush, conn)
         return slot, raw, started
+
+    def _flush(self, conn):
+        with self._send_lock:
+            conn.flushing = False
+            self._write(conn)
+
+    def _write(self, conn):
+        """Write the connection's queued commands (the caller holds the send lock)."""
+        if not conn.outbox or conn.lost:
+            return
+        data = b"".join(conn.outbox)
+        conn.outbox.clear()
+        try:
+            conn.sock.sendall(data)
+        except OSError as exc:
+            gevent.spawn(self._lost, conn, f"write failed: {exc}")
 
     def api(self, command, timeout=None):
         """Run ``api <command>``; returns the response body (``+OK ...``, ``-ERR ...``, data)."""
