@@ -20,7 +20,8 @@ import logging
 
 from acd.core.model import CallState, Result
 from acd.esl import commands as cmd
-from acd.router import LEASE, QueueCall
+from acd.calls import QueueCall
+from acd.router import LEASE
 
 log = logging.getLogger("acd.recovery")
 

@@ -19,7 +19,7 @@ from acd import cli
 from acd.config import parse_config
 from acd.core.model import classify_cause
 from acd.metrics import Metrics
-from acd.router import QueueCall
+from acd.calls import QueueCall
 from tests.acd_world import World
 
 
