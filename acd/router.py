@@ -45,6 +45,8 @@ decisions = logging.getLogger("acd.decisions")
 #: Seconds a reservation or call lease lasts; renewed every RENEW_EVERY s while the call lives.
 LEASE = 30.0
 RENEW_EVERY = LEASE / 6
+#: Candidates read together with a caller's enqueue (a plain queue's arrival: one round trip less).
+PEEK = 4
 #: A ring-progressively leg rings at most this many ring timeouts.
 PROGRESSIVE_STEPS = 3
 
@@ -145,9 +147,11 @@ class Router:
             place = self.store.abandoned_place(queue.name, caller_number) or now
         extra = {"skills": skills or "", "only_agent": agent or "",
                  "data": json.dumps(data or {}, sort_keys=True)}
-        position, enqueued_at, queue_since = self.store.enqueue_placed(
-            uuid, queue.name, priority, now, owner=self.owner, enqueued_at=place,
-            caller_number=caller_number, caller_name=caller_name, **extra)
+        plain = not (skills or agent or queue.requirements or queue.tier_rules_apply
+                     or queue.strategy in ("skills", "random", "ring-all"))
+        position, enqueued_at, queue_since, peeked = self.store.enqueue_placed(
+            uuid, queue.name, priority, now, peek=PEEK if plain else 0, owner=self.owner,
+            enqueued_at=place, caller_number=caller_number, caller_name=caller_name, **extra)
         call = QueueCall(uuid, queue.name, enqueued_at, priority, caller_number, caller_name,
                          queue_since)
         call.skills, call.only_agent, call.data = skills or "", agent, dict(data or {})
@@ -158,7 +162,11 @@ class Router:
         self._moh(call)
         self._decide("enqueue", call, position=position, priority=priority,
                      **({"resumed_from": round(now - place, 1)} if place != now else {}))
-        self.dispatch([queue.name])
+        self.selection.peeked = peeked
+        try:
+            self.dispatch([queue.name])
+        finally:
+            self.selection.peeked = None
         self._timed("call_arrived", started)
         return call
 

@@ -54,6 +54,7 @@ class Selection:
         self.store = store
         self.owner = owner
         self.lease = lease
+        self.peeked = None
 
     # -- requirements -------------------------------------------------------------------------
 
@@ -93,7 +94,9 @@ class Selection:
 
     def reserve_next(self, call, queue, level, now):
         """Reserve the best offerable agent this caller has not tried in this round (hunt
-        order), ringing on a new leg; a :class:`Choice`, or None when nobody could be reserved."""
+        order), ringing on a new leg; a :class:`Choice`, or None when nobody could be reserved.
+        ``peeked`` (set by the router just before): the queue's candidates, read with the
+        caller's enqueue -- used once, in place of a search."""
         if call.only_agent:
             return self._reserve(call, queue, Choice(call.only_agent, qualified=1), now)
         step, requirements = self.requirements(call, queue, now)
@@ -137,10 +140,15 @@ class Selection:
                                    match_set=tuple(sorted(requirements))
                                    in self.config.match_sets(queue.name))
             return pick.found, pick.qualified, pick.exact
-        found = self.store.candidates(queue.name, level, len(busy) + limit,
-                                      shuffle=queue.strategy == "random")
+        if queue.strategy == "random":
+            found = self.store.candidates(queue.name, level, len(busy) + limit, shuffle=True)
+            count = self.store.available_count(queue.name, level)
+        elif self.peeked is not None and not busy:
+            (found, count), self.peeked = self.peeked, None
+        else:
+            found, count = self.store.counted_candidates(queue.name, level, len(busy) + limit)
         fresh = [(a, None) for a in found if a not in busy]
-        return fresh, self.store.available_count(queue.name, level), True
+        return fresh, count, True
 
     # -- explaining ---------------------------------------------------------------------------
 

@@ -355,6 +355,20 @@ class Store:
         key = self.keys.avail(queue)
         if not shuffle:
             return self.redis.zrangebyscore(key, "-inf", high, start=0, num=limit)
+        return self._random_candidates(key, high, limit)
+
+    def counted_candidates(self, queue, max_level=None, limit=1, pipe=None):
+        """(``candidates``, how many agents are offerable in that band) in one round trip --
+        or queued on ``pipe`` (two results)."""
+        high = "+inf" if max_level is None else f"({(int(max_level) + 1) * LEVEL}"
+        key = self.keys.avail(queue)
+        own = pipe is None
+        pipe = self.redis.pipeline(transaction=False) if own else pipe
+        pipe.zrangebyscore(key, "-inf", high, start=0, num=limit)
+        pipe.zcount(key, "-inf", high)
+        return tuple(pipe.execute()) if own else None
+
+    def _random_candidates(self, key, high, limit):
         band = self.redis.zcount(key, "-inf", high)
         ranks = random.sample(range(band), min(limit, band))
         pipe = self.redis.pipeline(transaction=False)
@@ -437,17 +451,26 @@ class Store:
         position. ``fields``: caller_number, caller_name, owner, ... (strings/numbers)."""
         return self.enqueue_placed(call_uuid, queue, priority, now, **fields)[0]
 
-    def enqueue_placed(self, call_uuid, queue, priority, now, **fields):
-        """:meth:`enqueue`, returning (position, enqueued_at, queue_since) as Redis holds them
-        (a call already queued keeps its place: a restart, a repeated event)."""
+    def enqueue_placed(self, call_uuid, queue, priority, now, peek=0, **fields):
+        """:meth:`enqueue`, returning (position, enqueued_at, queue_since, peeked) as Redis holds
+        them (a call already queued keeps its place: a restart, a repeated event). ``peek`` > 0:
+        the same round trip also reads :meth:`counted_candidates` of the queue (``peeked``),
+        so a caller who finds an agent free costs one round trip less."""
         enqueued_at = float(fields.pop("enqueued_at", now))
         fields.update(queue=queue, priority=priority, state=fields.get("state", "waiting"))
-        rank, stored_at, since = self._scripts["enqueue"](
+        pipe = self.redis.pipeline(transaction=False)
+        self._scripts["enqueue"](
             keys=[self.keys.call(call_uuid), self.keys.callers(queue), self.keys.calls],
-            args=[call_uuid, enqueued_at - float(priority), enqueued_at, json.dumps(fields)])
+            args=[call_uuid, enqueued_at - float(priority), enqueued_at, json.dumps(fields)],
+            client=pipe)
+        if peek:
+            self.counted_candidates(queue, None, peek, pipe)
+        results = pipe.execute()
+        rank, stored_at, since = results[0]
         stored_at = float(stored_at)
         return (None if int(rank) < 0 else int(rank) + 1, stored_at,
-                stored_at if since is None else float(since))
+                stored_at if since is None else float(since),
+                tuple(results[1:]) if peek else None)
 
     def call(self, call_uuid):
         raw = self.redis.hgetall(self.keys.call(call_uuid))
