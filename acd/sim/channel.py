@@ -11,7 +11,14 @@ switch_channel_event_set_data does: the event's own leading headers, the basic c
 event types that carry them, then the event's trailing headers.
 
 Variables keep FreeSWITCH's order: setting one removes it and appends it at the end.
+
+Cost: a profile keeps its ``Caller-*`` headers and their plain-format lines until a field or a
+time changes; ``event`` returns an event's headers together with their plain lines, built with
+C-level joins over cached lines (variables are set far more often than events carry them, so
+their lines are made only when an event needs them).
 """
+
+from acd.sim import wire
 
 STATE_NUMBERS = {
     "CS_NEW": 0, "CS_INIT": 1, "CS_ROUTING": 2, "CS_SOFT_EXECUTE": 3, "CS_EXECUTE": 4,
@@ -32,6 +39,19 @@ _TIME_FIELDS = ("Profile-Created-Time", "Channel-Created-Time", "Channel-Answere
                 "Channel-Progress-Time", "Channel-Progress-Media-Time", "Channel-Hangup-Time",
                 "Channel-Transfer-Time", "Channel-Resurrect-Time", "Channel-Bridged-Time",
                 "Channel-Last-Hold", "Channel-Hold-Accum")
+
+
+class _VariableHeaders(dict):
+    """variable name -> ``variable_<name>``, remembered (one string object per name)."""
+
+    def __missing__(self, name):
+        if len(self) > 100000:
+            self.clear()
+        header = self[name] = "variable_" + name
+        return header
+
+
+_VARIABLE_HEADER = _VariableHeaders()
 
 
 class Times:
@@ -90,11 +110,16 @@ class Profile:
         return twin
 
     def headers(self, prefix, with_index=True):
+        return self.headers_and_lines(prefix, with_index)[0]
+
+    def headers_and_lines(self, prefix, with_index=True):
+        """The profile's headers under ``prefix`` and their plain lines (cached: do not change)."""
         stamps = tuple(self.times.values()) if self.times else None
         key = (prefix, with_index, stamps)
         cached = self._cache.get(key)
         if cached is None:
-            cached = self._cache[key] = self._headers(prefix, with_index, stamps)
+            headers = self._headers(prefix, with_index, stamps)
+            cached = self._cache[key] = (headers, wire.header_lines(headers))
         return cached
 
     def _headers(self, prefix, with_index, stamps):
@@ -243,25 +268,45 @@ class Channel:
 
     def data_headers(self, with_vars):
         """Everything switch_channel_event_set_data adds, after the basic data."""
-        out = []
+        return self._data(with_vars)[0]
+
+    def _data(self, with_vars):
+        """``data_headers`` and their plain lines."""
+        out, lines = [], []
         if self.profile:
-            out += self.profile.headers("Caller")
+            headers, text = self.profile.headers_and_lines("Caller")
+            out += headers
+            lines.append(text)
         if self.other_profile:
-            out.append(("Other-Type", self.other_type))
-            out += self.other_profile.headers("Other-Leg", with_index=False)
+            other = ("Other-Type", self.other_type)
+            headers, text = self.other_profile.headers_and_lines("Other-Leg", with_index=False)
+            out.append(other)
+            out += headers
+            lines += (wire.header_lines((other,)), text)
         if with_vars:
-            out += [("variable_" + name, value) for name, value in self.variables.items()]
-        return out
+            variables = self.variables
+            headers = list(zip(map(_VARIABLE_HEADER.__getitem__, variables), variables.values()))
+            out += headers
+            lines.append(wire.header_lines(headers))
+        return out, "".join(lines)
 
     def event_headers(self, standard, name, pre=(), post=(), with_vars=None):
+        return self.event(standard, name, pre, post, with_vars)[0]
+
+    def event(self, standard, name, pre=(), post=(), with_vars=None):
+        """A channel event's headers and their plain lines (``wire.header_lines`` of them)."""
         if with_vars is None:
             with_vars = name in VARIABLE_EVENTS
+        basic = self.basic_headers()
+        data, data_lines = self._data(with_vars)
         headers = list(standard)
         headers += pre
-        headers += self.basic_headers()
-        headers += self.data_headers(with_vars)
+        headers += basic
+        headers += data
         headers += post
-        return headers
+        lines = "".join((wire.header_lines(standard), wire.header_lines(pre),
+                         wire.header_lines(basic), data_lines, wire.header_lines(post)))
+        return headers, lines
 
     def __repr__(self):
         return "Channel(%s %s %s)" % (self.name, self.uuid, self.running)
