@@ -61,26 +61,30 @@ class Times:
                  "hungup", "transferred", "resurrected", "bridged", "last_hold", "hold_accum")
 
     def __init__(self, created=0):
-        for name in self.__slots__:
-            setattr(self, name, 0)
         self.profile_created = self.created = created
+        self.answered = self.progress = self.progress_media = self.hungup = 0
+        self.transferred = self.resurrected = self.bridged = self.last_hold = 0
+        self.hold_accum = 0
 
     def copy(self):
         twin = Times()
-        for name in self.__slots__:
-            setattr(twin, name, getattr(self, name))
+        (twin.profile_created, twin.created, twin.answered, twin.progress, twin.progress_media,
+         twin.hungup, twin.transferred, twin.resurrected, twin.bridged, twin.last_hold,
+         twin.hold_accum) = self.values()
         return twin
 
     def values(self):
-        return [self.profile_created, self.created, self.answered, self.progress,
+        """The stamps in the order of the profile's *-Time headers (a tuple)."""
+        return (self.profile_created, self.created, self.answered, self.progress,
                 self.progress_media, self.hungup, self.transferred, self.resurrected,
-                self.bridged, self.last_hold, self.hold_accum]
+                self.bridged, self.last_hold, self.hold_accum)
 
 
 class Profile:
     """A caller profile (switch_caller_profile_t); empty strings are left out of events.
 
-    Its headers are cached until a field or a time changes (most events repeat them)."""
+    Its headers are cached until a field or a time changes (most events repeat them); the part
+    before the *-Time headers stays cached when only a time changes."""
 
     FIELDS = ("direction", "logical_direction", "dialplan", "cid_name", "cid_number",
               "orig_cid_name", "orig_cid_number", "callee_name", "callee_number",
@@ -114,28 +118,31 @@ class Profile:
 
     def headers_and_lines(self, prefix, with_index=True):
         """The profile's headers under ``prefix`` and their plain lines (cached: do not change)."""
-        stamps = tuple(self.times.values()) if self.times else None
+        stamps = self.times.values() if self.times else _NO_TIMES
         key = (prefix, with_index, stamps)
         cached = self._cache.get(key)
         if cached is None:
-            headers = self._headers(prefix, with_index, stamps)
-            cached = self._cache[key] = (headers, wire.header_lines(headers))
+            head, head_lines = self._head(prefix, with_index)
+            times = list(zip(_time_names(prefix), map(str, stamps)))
+            tail, tail_lines = _profile_tail(prefix)
+            cached = self._cache[key] = (head + times + tail, "".join(
+                (head_lines, wire.header_lines(times), tail_lines)))
         return cached
 
-    def _headers(self, prefix, with_index, stamps):
-        out = [(prefix + "-Direction", self.direction),
-               (prefix + "-Logical-Direction", self.logical_direction)]
-        for field, suffix in _PROFILE_TEXT_FIELDS:
-            value = getattr(self, field)
-            if value:
-                out.append((prefix + suffix, value))
-        if with_index and self.index:
-            out.append((prefix + "-Profile-Index", str(self.index)))
-        stamps = stamps or (0,) * len(_TIME_FIELDS)
-        out.extend((prefix + "-" + name, str(value)) for name, value in zip(_TIME_FIELDS, stamps))
-        out += [(prefix + "-Screen-Bit", "true"), (prefix + "-Privacy-Hide-Name", "false"),
-                (prefix + "-Privacy-Hide-Number", "false")]
-        return out
+    def _head(self, prefix, with_index):
+        """The headers before the *-Time ones, and their lines (cached until a field changes)."""
+        cached = self._cache.get((prefix, with_index))
+        if cached is None:
+            out = [(prefix + "-Direction", self.direction),
+                   (prefix + "-Logical-Direction", self.logical_direction)]
+            for field, suffix in _PROFILE_TEXT_FIELDS:
+                value = getattr(self, field)
+                if value:
+                    out.append((prefix + suffix, value))
+            if with_index and self.index:
+                out.append((prefix + "-Profile-Index", str(self.index)))
+            cached = self._cache[(prefix, with_index)] = (out, wire.header_lines(out))
+        return cached
 
 
 _PROFILE_TEXT_FIELDS = (
@@ -147,6 +154,29 @@ _PROFILE_TEXT_FIELDS = (
     ("source", "-Source"), ("transfer_source", "-Transfer-Source"), ("context", "-Context"),
     ("chan_name", "-Channel-Name"),
 )
+
+
+_NO_TIMES = (0,) * len(_TIME_FIELDS)
+_TIME_NAMES = {}
+_PROFILE_TAILS = {}
+
+
+def _time_names(prefix):
+    """``<prefix>-Profile-Created-Time`` ... for a header prefix (remembered)."""
+    names = _TIME_NAMES.get(prefix)
+    if names is None:
+        names = _TIME_NAMES[prefix] = tuple(prefix + "-" + name for name in _TIME_FIELDS)
+    return names
+
+
+def _profile_tail(prefix):
+    """The headers after the *-Time ones (the same for every profile) and their lines."""
+    tail = _PROFILE_TAILS.get(prefix)
+    if tail is None:
+        headers = [(prefix + "-Screen-Bit", "true"), (prefix + "-Privacy-Hide-Name", "false"),
+                   (prefix + "-Privacy-Hide-Number", "false")]
+        tail = _PROFILE_TAILS[prefix] = (headers, wire.header_lines(headers))
+    return tail
 
 
 class Codec:

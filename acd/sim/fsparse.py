@@ -251,6 +251,10 @@ def enterprise_parts(text):
 def _mark_leg_commas(group):
     """Commas inside a leg's ``[...]`` block do not separate legs (FreeSWITCH swaps them for
     markers before splitting legs)."""
+    if "[" not in group:
+        return group
+    if "'" not in group and "\\" not in group and "^^" not in group:
+        return _mark_plain_leg_commas(group)
     out, end, quoted, alt = list(group), -1, False, False
     for i, ch in enumerate(group):
         if end < 0 and ch == "[":
@@ -262,6 +266,27 @@ def _mark_leg_commas(group):
             out[i] = QUOTED_COMMA if (quoted or alt) else UNQUOTED_COMMA
         if i == end:
             end = -1
+    return "".join(out)
+
+
+def _mark_plain_leg_commas(group):
+    """``_mark_leg_commas`` without quotes, escapes or ``^^``: every comma inside a ``[...]``
+    block is unquoted."""
+    out, pos = [], 0
+    while True:
+        start = group.find("[", pos)
+        if start < 0:
+            break
+        close = find_end_paren(group[start:], "[", "]")
+        if close < 0:
+            out.append(group[pos:start + 1])
+            pos = start + 1
+            continue
+        end = start + close
+        out.append(group[pos:start])
+        out.append(group[start:end].replace(",", UNQUOTED_COMMA))
+        pos = end
+    out.append(group[pos:])
     return "".join(out)
 
 
