@@ -11,7 +11,14 @@ switch_channel_event_set_data does: the event's own leading headers, the basic c
 event types that carry them, then the event's trailing headers.
 
 Variables keep FreeSWITCH's order: setting one removes it and appends it at the end.
+
+Cost: a profile keeps its ``Caller-*`` headers and their plain-format lines until a field or a
+time changes; ``event`` returns an event's headers together with their plain lines, built with
+C-level joins over cached lines (variables are set far more often than events carry them, so
+their lines are made only when an event needs them).
 """
+
+from acd.sim import wire
 
 STATE_NUMBERS = {
     "CS_NEW": 0, "CS_INIT": 1, "CS_ROUTING": 2, "CS_SOFT_EXECUTE": 3, "CS_EXECUTE": 4,
@@ -34,6 +41,19 @@ _TIME_FIELDS = ("Profile-Created-Time", "Channel-Created-Time", "Channel-Answere
                 "Channel-Last-Hold", "Channel-Hold-Accum")
 
 
+class _VariableHeaders(dict):
+    """variable name -> ``variable_<name>``, remembered (one string object per name)."""
+
+    def __missing__(self, name):
+        if len(self) > 100000:
+            self.clear()
+        header = self[name] = "variable_" + name
+        return header
+
+
+_VARIABLE_HEADER = _VariableHeaders()
+
+
 class Times:
     """Microsecond timestamps of a caller profile (0 = not happened)."""
 
@@ -41,26 +61,30 @@ class Times:
                  "hungup", "transferred", "resurrected", "bridged", "last_hold", "hold_accum")
 
     def __init__(self, created=0):
-        for name in self.__slots__:
-            setattr(self, name, 0)
         self.profile_created = self.created = created
+        self.answered = self.progress = self.progress_media = self.hungup = 0
+        self.transferred = self.resurrected = self.bridged = self.last_hold = 0
+        self.hold_accum = 0
 
     def copy(self):
         twin = Times()
-        for name in self.__slots__:
-            setattr(twin, name, getattr(self, name))
+        (twin.profile_created, twin.created, twin.answered, twin.progress, twin.progress_media,
+         twin.hungup, twin.transferred, twin.resurrected, twin.bridged, twin.last_hold,
+         twin.hold_accum) = self.values()
         return twin
 
     def values(self):
-        return [self.profile_created, self.created, self.answered, self.progress,
+        """The stamps in the order of the profile's *-Time headers (a tuple)."""
+        return (self.profile_created, self.created, self.answered, self.progress,
                 self.progress_media, self.hungup, self.transferred, self.resurrected,
-                self.bridged, self.last_hold, self.hold_accum]
+                self.bridged, self.last_hold, self.hold_accum)
 
 
 class Profile:
     """A caller profile (switch_caller_profile_t); empty strings are left out of events.
 
-    Its headers are cached until a field or a time changes (most events repeat them)."""
+    Its headers are cached until a field or a time changes (most events repeat them); the part
+    before the *-Time headers stays cached when only a time changes."""
 
     FIELDS = ("direction", "logical_direction", "dialplan", "cid_name", "cid_number",
               "orig_cid_name", "orig_cid_number", "callee_name", "callee_number",
@@ -90,27 +114,35 @@ class Profile:
         return twin
 
     def headers(self, prefix, with_index=True):
-        stamps = tuple(self.times.values()) if self.times else None
+        return self.headers_and_lines(prefix, with_index)[0]
+
+    def headers_and_lines(self, prefix, with_index=True):
+        """The profile's headers under ``prefix`` and their plain lines (cached: do not change)."""
+        stamps = self.times.values() if self.times else _NO_TIMES
         key = (prefix, with_index, stamps)
         cached = self._cache.get(key)
         if cached is None:
-            cached = self._cache[key] = self._headers(prefix, with_index, stamps)
+            head, head_lines = self._head(prefix, with_index)
+            times = list(zip(_time_names(prefix), map(str, stamps)))
+            tail, tail_lines = _profile_tail(prefix)
+            cached = self._cache[key] = (head + times + tail, "".join(
+                (head_lines, wire.header_lines(times), tail_lines)))
         return cached
 
-    def _headers(self, prefix, with_index, stamps):
-        out = [(prefix + "-Direction", self.direction),
-               (prefix + "-Logical-Direction", self.logical_direction)]
-        for field, suffix in _PROFILE_TEXT_FIELDS:
-            value = getattr(self, field)
-            if value:
-                out.append((prefix + suffix, value))
-        if with_index and self.index:
-            out.append((prefix + "-Profile-Index", str(self.index)))
-        stamps = stamps or (0,) * len(_TIME_FIELDS)
-        out.extend((prefix + "-" + name, str(value)) for name, value in zip(_TIME_FIELDS, stamps))
-        out += [(prefix + "-Screen-Bit", "true"), (prefix + "-Privacy-Hide-Name", "false"),
-                (prefix + "-Privacy-Hide-Number", "false")]
-        return out
+    def _head(self, prefix, with_index):
+        """The headers before the *-Time ones, and their lines (cached until a field changes)."""
+        cached = self._cache.get((prefix, with_index))
+        if cached is None:
+            out = [(prefix + "-Direction", self.direction),
+                   (prefix + "-Logical-Direction", self.logical_direction)]
+            for field, suffix in _PROFILE_TEXT_FIELDS:
+                value = getattr(self, field)
+                if value:
+                    out.append((prefix + suffix, value))
+            if with_index and self.index:
+                out.append((prefix + "-Profile-Index", str(self.index)))
+            cached = self._cache[(prefix, with_index)] = (out, wire.header_lines(out))
+        return cached
 
 
 _PROFILE_TEXT_FIELDS = (
@@ -122,6 +154,29 @@ _PROFILE_TEXT_FIELDS = (
     ("source", "-Source"), ("transfer_source", "-Transfer-Source"), ("context", "-Context"),
     ("chan_name", "-Channel-Name"),
 )
+
+
+_NO_TIMES = (0,) * len(_TIME_FIELDS)
+_TIME_NAMES = {}
+_PROFILE_TAILS = {}
+
+
+def _time_names(prefix):
+    """``<prefix>-Profile-Created-Time`` ... for a header prefix (remembered)."""
+    names = _TIME_NAMES.get(prefix)
+    if names is None:
+        names = _TIME_NAMES[prefix] = tuple(prefix + "-" + name for name in _TIME_FIELDS)
+    return names
+
+
+def _profile_tail(prefix):
+    """The headers after the *-Time ones (the same for every profile) and their lines."""
+    tail = _PROFILE_TAILS.get(prefix)
+    if tail is None:
+        headers = [(prefix + "-Screen-Bit", "true"), (prefix + "-Privacy-Hide-Name", "false"),
+                   (prefix + "-Privacy-Hide-Number", "false")]
+        tail = _PROFILE_TAILS[prefix] = (headers, wire.header_lines(headers))
+    return tail
 
 
 class Codec:
@@ -243,25 +298,45 @@ class Channel:
 
     def data_headers(self, with_vars):
         """Everything switch_channel_event_set_data adds, after the basic data."""
-        out = []
+        return self._data(with_vars)[0]
+
+    def _data(self, with_vars):
+        """``data_headers`` and their plain lines."""
+        out, lines = [], []
         if self.profile:
-            out += self.profile.headers("Caller")
+            headers, text = self.profile.headers_and_lines("Caller")
+            out += headers
+            lines.append(text)
         if self.other_profile:
-            out.append(("Other-Type", self.other_type))
-            out += self.other_profile.headers("Other-Leg", with_index=False)
+            other = ("Other-Type", self.other_type)
+            headers, text = self.other_profile.headers_and_lines("Other-Leg", with_index=False)
+            out.append(other)
+            out += headers
+            lines += (wire.header_lines((other,)), text)
         if with_vars:
-            out += [("variable_" + name, value) for name, value in self.variables.items()]
-        return out
+            variables = self.variables
+            headers = list(zip(map(_VARIABLE_HEADER.__getitem__, variables), variables.values()))
+            out += headers
+            lines.append(wire.header_lines(headers))
+        return out, "".join(lines)
 
     def event_headers(self, standard, name, pre=(), post=(), with_vars=None):
+        return self.event(standard, name, pre, post, with_vars)[0]
+
+    def event(self, standard, name, pre=(), post=(), with_vars=None):
+        """A channel event's headers and their plain lines (``wire.header_lines`` of them)."""
         if with_vars is None:
             with_vars = name in VARIABLE_EVENTS
+        basic = self.basic_headers()
+        data, data_lines = self._data(with_vars)
         headers = list(standard)
         headers += pre
-        headers += self.basic_headers()
-        headers += self.data_headers(with_vars)
+        headers += basic
+        headers += data
         headers += post
-        return headers
+        lines = "".join((wire.header_lines(standard), wire.header_lines(pre),
+                         wire.header_lines(basic), data_lines, wire.header_lines(post)))
+        return headers, lines
 
     def __repr__(self):
         return "Channel(%s %s %s)" % (self.name, self.uuid, self.running)

@@ -4,10 +4,12 @@ Theory of operation: an ``Event`` is built once, with its 13 standard leading he
 ``Identity.standard_headers`` (name, core uuid, host, dates, the C file/function/line that fires
 it in real FreeSWITCH, sequence), then its own headers. It is serialised lazily, once per format
 (plain/json/xml), only when a connection that wants it writes it; every connection shares the
-same bytes.
+same bytes. A channel event comes with its plain-format header lines already joined (the
+channel keeps its variables' and caller profiles' lines), so ``plain`` only adds the ending.
 """
 
 import email.utils
+import operator
 import socket
 import time
 import uuid
@@ -84,26 +86,43 @@ CALL_DETAIL DEVICE_STATE TEXT SHUTDOWN_REQUESTED ALL
 """.split())
 
 
+_NAME, _VALUE = operator.itemgetter(0), operator.itemgetter(1)
+
+
+class _LowerCase(dict):
+    """name -> name.lower(), remembered (header names recur on every event)."""
+
+    def __missing__(self, name):
+        if len(self) > 100000:
+            self.clear()
+        lower = self[name] = name.lower()
+        return lower
+
+
+_LOWER = _LowerCase()
+
+
 class Event:
-    """A fired event. ``headers`` is a list of (name, value); ``body`` is str or None."""
+    """A fired event. ``headers`` is a list of (name, value); ``body`` is str or None;
+    ``lines``, if given, is ``wire.header_lines(headers)`` computed by whoever knew it cheaper."""
 
-    __slots__ = ("name", "subclass", "headers", "body", "_frames", "_lookup")
+    __slots__ = ("name", "subclass", "headers", "body", "_frames", "_lookup", "_lines")
 
-    def __init__(self, name, headers, body=None, subclass=None):
+    def __init__(self, name, headers, body=None, subclass=None, lines=None):
         self.name = name
         self.subclass = subclass
         self.headers = headers
         self.body = body
         self._frames = {}
         self._lookup = None
+        self._lines = lines
 
     def get(self, header, default=None):
         """First value of a header, matched case-insensitively (as switch_event_get_header)."""
         if self._lookup is None:
-            lookup = {}
-            for key, value in self.headers:
-                lookup.setdefault(key.lower(), value)
-            self._lookup = lookup
+            backwards = self.headers[::-1]   # in a dict built in this order the first one wins
+            self._lookup = dict(zip(map(_LOWER.__getitem__, map(_NAME, backwards)),
+                                    map(_VALUE, backwards)))
         return self._lookup.get(header.lower(), default)
 
     def frame(self, fmt):
@@ -119,6 +138,8 @@ class Event:
             return wire.serialize_json(self.headers, self.body)
         if fmt == "xml":
             return wire.serialize_xml(self.headers, self.body)
+        if self._lines is not None:
+            return wire.serialize_plain_lines(self._lines, self.body)
         return wire.serialize_plain(self.headers, self.body)
 
     def __repr__(self):

@@ -16,6 +16,10 @@ quoted or escaped, ``\\\\ \\' \\" \\<delim>`` unescaped, ``\\n \\r \\t \\s`` bec
 (any other ``\\x`` keeps its backslash), and paired quotes removed. A leading ``^^X`` makes X the
 delimiter.
 
+Fast paths: the common inputs (no single quote, no backslash right before a delimiter) are cut
+with ``str.split`` and cleaned with ``strip`` or one regular-expression pass; they give exactly
+what the general loops give, which remain for everything else.
+
 Dial strings: ``<...>`` then ``{...}`` blocks at the front give variables for all legs (the block
 ends at the matching bracket, counted without regard to quotes or escapes; its content is split at
 the delimiter, then each item at its first ``=``); ``:_:`` anywhere means enterprise originate;
@@ -23,7 +27,11 @@ the delimiter, then each item at its first ``=``); ``:_:`` anywhere means enterp
 a leg's ``[...]`` block, which holds that leg's own variables.
 """
 
+import re
+
 ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "s": " "}
+_ESCAPE = re.compile(r"\\(.)", re.S)
+_WORD = re.compile("[^ ]+")
 
 
 class ParseError(ValueError):
@@ -36,8 +44,32 @@ def separate_string(text, delim, limit=1024):
         return []
     if text.startswith("^^") and len(text) >= 4:
         delim, text = text[2], text[3:]
-    raw = _blank_tokens(text, limit) if delim == " " else _char_tokens(text, delim, limit)
+    if ("'" not in text and ("\\" not in text or "\\" + delim not in text) and limit >= 1
+            and delim not in "\\'"):
+        raw = _split_blanks(text, limit) if delim == " " else _split_char(text, delim, limit)
+    else:
+        raw = _blank_tokens(text, limit) if delim == " " else _char_tokens(text, delim, limit)
     return [cleanup(token, None if delim == " " else delim) for token in raw]
+
+
+def _split_char(text, delim, limit):
+    """``_char_tokens`` for a text no quote or escape can affect: no empty last token."""
+    tokens = text.split(delim, limit - 1)
+    if len(tokens) > 1 and not tokens[-1]:
+        tokens.pop()
+    return tokens
+
+
+def _split_blanks(text, limit):
+    """``_blank_tokens`` for a text no quote or escape can affect: runs of blanks separate, the
+    last allowed token keeps the rest of the line."""
+    tokens = []
+    for word in _WORD.finditer(text):
+        if len(tokens) == limit - 1:
+            tokens.append(text[word.start():])
+            return tokens
+        tokens.append(word.group())
+    return tokens or [""]
 
 
 def _char_tokens(text, delim, limit):
@@ -86,6 +118,16 @@ def _blank_tokens(text, limit):
 
 def cleanup(token, delim=None):
     """``cleanup_separated_string``: unescape, drop paired quotes, trim unprotected blanks."""
+    if "'" not in token:
+        if "\\" not in token:
+            return token.strip(" ")
+        text = _unescape(token.lstrip(" "), delim)
+        if text is not None:
+            return text
+    return _cleanup_general(token, delim)
+
+
+def _cleanup_general(token, delim):
     out, protected, quoted, i, n = [], 0, False, 0, len(token)
     while i < n and token[i] == " ":
         i += 1
@@ -115,11 +157,32 @@ def cleanup(token, delim=None):
     return text[:max(len(stripped), protected)] if protected else stripped
 
 
+def _unescape(text, delim):
+    """``cleanup`` of a text without quotes: escapes resolved, blanks after the last escape cut;
+    None if an escape is unknown (the general loop's count of what is protected then differs)."""
+    out, pos = [], 0
+    for escape in _ESCAPE.finditer(text):
+        nxt = escape.group(1)
+        out.append(text[pos:escape.start()])
+        if nxt in ("'", '"', "\\") or (delim and nxt == delim):
+            out.append(nxt)
+        elif nxt in ESCAPES:
+            out.append(ESCAPES[nxt])
+        else:
+            return None
+        pos = escape.end()
+    out.append(text[pos:].rstrip(" "))
+    return "".join(out)
+
+
 def find_end_paren(text, open_, close):
     """Index of the bracket closing the one at the start of ``text`` (after blanks), or -1."""
     i = len(text) - len(text.lstrip(" "))
     if i >= len(text) or text[i] != open_:
         return -1
+    first_close = text.find(close, i + 1)
+    if first_close < 0 or open_ == close or text.find(open_, i + 1, first_close) < 0:
+        return first_close
     depth = 0
     for j in range(i, len(text)):
         ch = text[j]
@@ -188,6 +251,10 @@ def enterprise_parts(text):
 def _mark_leg_commas(group):
     """Commas inside a leg's ``[...]`` block do not separate legs (FreeSWITCH swaps them for
     markers before splitting legs)."""
+    if "[" not in group:
+        return group
+    if "'" not in group and "\\" not in group and "^^" not in group:
+        return _mark_plain_leg_commas(group)
     out, end, quoted, alt = list(group), -1, False, False
     for i, ch in enumerate(group):
         if end < 0 and ch == "[":
@@ -199,6 +266,27 @@ def _mark_leg_commas(group):
             out[i] = QUOTED_COMMA if (quoted or alt) else UNQUOTED_COMMA
         if i == end:
             end = -1
+    return "".join(out)
+
+
+def _mark_plain_leg_commas(group):
+    """``_mark_leg_commas`` without quotes, escapes or ``^^``: every comma inside a ``[...]``
+    block is unquoted."""
+    out, pos = [], 0
+    while True:
+        start = group.find("[", pos)
+        if start < 0:
+            break
+        close = find_end_paren(group[start:], "[", "]")
+        if close < 0:
+            out.append(group[pos:start + 1])
+            pos = start + 1
+            continue
+        end = start + close
+        out.append(group[pos:start])
+        out.append(group[start:end].replace(",", UNQUOTED_COMMA))
+        pos = end
+    out.append(group[pos:])
     return "".join(out)
 
 

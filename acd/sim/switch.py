@@ -88,8 +88,11 @@ class Switch:
         """A channel event; ``lead`` headers go before even the standard ones."""
         if not self.bus.wants(name):
             return None
-        std = list(lead) + self.identity.standard_headers(name, calling)
-        event = Event(name, ch.event_headers(std, name, pre, post, with_vars), body)
+        std = self.identity.standard_headers(name, calling)
+        if lead:
+            std = list(lead) + std
+        headers, lines = ch.event(std, name, pre, post, with_vars)
+        event = Event(name, headers, body, lines=lines)
         self.bus.publish(event)
         return event
 

@@ -25,7 +25,6 @@ _BYTE_TEXT = [chr(b) if 0x20 <= b <= 0x7E and b not in _UNSAFE else "%%%02X" % b
 _SAFE_TEXT = re.compile("[" + re.escape("".join(
     chr(b) for b in range(0x20, 0x7F) if b not in _UNSAFE)) + "]*")
 _ENCODE_CACHE = {}
-_LINE_CACHE = {}
 _CACHE_LIMIT = 200000
 
 
@@ -43,15 +42,24 @@ def url_encode(value):
     return encoded
 
 
-def _line(pair):
-    """``Name: encoded\n`` for one header; the same pair recurs on every event of a channel."""
-    line = _LINE_CACHE.get(pair)
-    if line is None:
-        line = "%s: %s\n" % (pair[0], url_encode(pair[1]))
-        if len(_LINE_CACHE) > _CACHE_LIMIT:
-            _LINE_CACHE.clear()
-        _LINE_CACHE[pair] = line
-    return line
+class _Lines(dict):
+    """(name, value) -> ``Name: encoded\n``, remembered: the same pair recurs on every event of
+    a channel. Looked up with ``map(_LINES.__getitem__, ...)``, a hit costs no Python call."""
+
+    def __missing__(self, pair):
+        if len(self) > _CACHE_LIMIT:
+            self.clear()
+        line = self[pair] = "%s: %s\n" % (pair[0], url_encode(pair[1]))
+        return line
+
+
+_LINES = _Lines()
+_line = _LINES.__getitem__
+
+
+def header_lines(headers):
+    """The plain-format lines of (name, value) pairs, joined."""
+    return "".join(map(_line, headers))
 
 
 def _encode_bytes(raw):
@@ -100,13 +108,15 @@ def event_frame(fmt, body):
 
 def serialize_plain(headers, body=None):
     """``Name: urlencoded(value)`` lines; a body is announced by a final Content-Length."""
-    lines = [_line(pair) for pair in headers]
+    return serialize_plain_lines(header_lines(headers), body)
+
+
+def serialize_plain_lines(lines, body=None):
+    """``serialize_plain`` of headers already rendered as ``lines`` (see ``header_lines``)."""
     if body is None:
-        lines.append("\n")
-        return "".join(lines).encode("utf-8")
+        return (lines + "\n").encode("utf-8")
     raw = body.encode("utf-8") if isinstance(body, str) else body
-    lines.append("Content-Length: %d\n\n" % len(raw))
-    return "".join(lines).encode("utf-8") + raw
+    return (lines + "Content-Length: %d\n\n" % len(raw)).encode("utf-8") + raw
 
 
 def serialize_json(headers, body=None):
