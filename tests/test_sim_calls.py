@@ -11,10 +11,9 @@ import uuid as uuidlib
 import wave
 
 import pytest
-import yaml
 
-from acd.sim.process import SimProcess
-from tests.rawesl import connect, is_event
+from tests.sim_fixtures import esl_fixture, world_fixture
+from tests.rawesl import is_event
 
 WORLD = {
     "heartbeat": 3600,
@@ -31,20 +30,8 @@ WORLD = {
 }
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    path = tmp_path_factory.mktemp("calls") / "world.yaml"
-    path.write_text(yaml.safe_dump(WORLD))
-    with SimProcess(path, password="ClueCon") as sim:
-        yield sim
-
-
-@pytest.fixture
-def esl(world):
-    client = connect(world, events="ALL")
-    yield client
-    client.api("hupall")
-    client.close()
+world = world_fixture(WORLD, "calls")
+esl = esl_fixture()
 
 
 def job(esl, command, timeout=10):

@@ -26,9 +26,8 @@ import time
 import uuid as uuidlib
 
 import pytest
-import yaml
 
-from acd.sim.process import SimProcess
+from tests.sim_fixtures import esl_fixture, world_fixture
 from tests.rawesl import connect, is_event, read_frames
 
 DATA = pathlib.Path(__file__).parent / "data"
@@ -147,19 +146,8 @@ def assert_scenario(name, simulated, skip=(), ordered=False):
 
 # --- driving ---------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    path = tmp_path_factory.mktemp("world") / "world.yaml"
-    path.write_text(yaml.safe_dump(WORLD))
-    with SimProcess(path, password="ClueCon") as sim:
-        yield sim
-
-
-@pytest.fixture
-def esl(world):
-    client = connect(world, events="ALL")
-    yield client
-    client.close()
+world = world_fixture(WORLD, "world")
+esl = esl_fixture(hang_up_after=False)
 
 
 def job_result(esl, job_uuid, timeout=15):

@@ -5,11 +5,9 @@ the invalid file after every failed try, the prompt cut by the first digit."""
 
 import time
 
-import pytest
-import yaml
 
-from acd.sim.process import SimProcess
-from tests.rawesl import connect, is_event
+from tests.sim_fixtures import esl_fixture, world_fixture
+from tests.rawesl import is_event
 
 WORLD = {
     "heartbeat": 3600,
@@ -18,20 +16,8 @@ WORLD = {
 }
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    path = tmp_path_factory.mktemp("digits") / "world.yaml"
-    path.write_text(yaml.safe_dump(WORLD))
-    with SimProcess(path, password="ClueCon") as sim:
-        yield sim
-
-
-@pytest.fixture
-def esl(world):
-    client = connect(world, events="ALL")
-    yield client
-    client.api("hupall")
-    client.close()
+world = world_fixture(WORLD, "digits")
+esl = esl_fixture()
 
 
 def caller(esl):
