@@ -334,8 +334,10 @@ class Router:
             self._settle_offer(call_uuid, call, leg, agent_id, classify_cause(cause), now, cause)
         self._back_to_waiting(call)
         # the caller's queue, and those of agents let go at once (a lost race, a cancel)
-        self.dispatch({call.queue} if call is not None else set()
-                      | {q for a in legs.values() for q in self._queues_of(a)})
+        queues = {q for agent_id in legs.values() for q in self._queues_of(agent_id)}
+        if call is not None:
+            queues.add(call.queue)
+        self.dispatch(queues)
 
     @staticmethod
     def _back_to_waiting(call):
