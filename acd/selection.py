@@ -25,12 +25,13 @@ import logging
 import uuid as uuidlib
 
 from acd.core import skills as sk
-from acd.core.model import RING_ALL, ringing_mode
 
 log = logging.getLogger("acd.selection")
 
 #: Strategies whose order is the tiers' order (an explanation lists the agents placed before).
 _BY_POSITION = ("top-down", "sequentially-by-agent-order", "ring-progressively")
+#: How many agents a ring-all originate rings at most.
+RING_ALL_MAX = 100
 #: Searches for one caller before giving up until the next event (each loses an agent to a race).
 RESERVE_ATTEMPTS = 3
 #: How many passed-over agents an explanation names.
@@ -73,10 +74,6 @@ class Selection:
         step = sk.step_at(relax, now - call.queue_since)
         return step, sk.requirements_at(queue.requirements, relax,
                                         self.call_requirements(call), step)
-
-    @staticmethod
-    def uses_skills(call, queue):
-        return bool(queue.strategy == "skills" or queue.requirements or call.skills)
 
     # -- choosing -----------------------------------------------------------------------------
 
@@ -202,11 +199,3 @@ class Selection:
                 break
             before.append(tier.agent)
         return before
-
-
-#: How many agents a ring-all originate rings at most.
-RING_ALL_MAX = 100
-
-
-def is_ring_all(queue):
-    return ringing_mode(queue.strategy) == RING_ALL
