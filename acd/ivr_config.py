@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, replace
 
 from acd import defaults
+from acd.core.skills import SkillError, parse_skills
 from acd.config_reader import Reader, as_text, items, key_path, shown, unknown_key
 from acd.esl.commands import UnsafeValue, parse_contact
 from acd.schedule import DAYS, Schedule, parse_date, parse_days, parse_hours, zone
@@ -32,7 +33,6 @@ DTMF_KEYS = "0123456789*#"
 _NAME = re.compile(r"[A-Za-z0-9_.@+-]+\Z")
 _VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 _CAUSE = re.compile(r"[A-Z_]+\Z")
-_SKILLS = re.compile(r"[A-Za-z0-9_.-]+(:\d+)?(,[A-Za-z0-9_.-]+(:\d+)?)*\Z")
 _LANGUAGE = re.compile(r"[A-Za-z0-9_-]{1,32}\Z")
 _SOUND = re.compile(r"[^\s{}$]+\Z")
 #: Variables acd itself uses on the caller's channel: a set or collect may not overwrite them.
@@ -307,7 +307,7 @@ class _Walk:
     def _queue(self, value, where, context):
         target = self._named("queue", value, where)
         skills = value.get("skills")
-        if skills is not None and not (isinstance(skills, str) and _SKILLS.match(skills)):
+        if skills is not None and not _valid_skills(skills):  # as the router will read them
             self.fail(key_path(where, "skills"), "expected skills such as \"billing:2\" or "
                                                  f"\"german:4,billing:2\", got {shown(skills)}")
             skills = None
@@ -511,3 +511,11 @@ def _cycle(start, leads, escape):
                 seen.add(target)
                 stack.append((target, path + [target]))
     return None
+
+
+def _valid_skills(text):
+    """Whether ``text`` is call skills the router accepts (``acd_skills``: name:level,...)."""
+    try:
+        return isinstance(text, str) and bool(parse_skills(text))
+    except SkillError:
+        return False

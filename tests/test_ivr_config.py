@@ -154,6 +154,9 @@ def menu(**kw):
     (menu(options={"1": {"queue": "sales", "skills": "billing two"}}),
      "ivr[0].options.1.skills: expected skills such as \"billing:2\" or \"german:4,billing:2\", "
      "got 'billing two'"),
+    (menu(options={"1": {"queue": "sales", "skills": "billing"}}),   # the router needs levels
+     "ivr[0].options.1.skills: expected skills such as \"billing:2\" or \"german:4,billing:2\", "
+     "got 'billing'"),
     (menu(options={"1": {"dial": "sofia/gateway/pstn/+49 30"}}),
      "ivr[0].options.1.dial: expected a FreeSWITCH dial string without spaces such as "
      "sofia/gateway/pstn/+4930123456, got 'sofia/gateway/pstn/+49 30'"),

@@ -21,7 +21,7 @@ class BenchStartError(RuntimeError):
     """A piece of the bench did not start."""
 
 
-def _tail(path, lines=15):
+def log_tail(path, lines=15):
     try:
         with open(path, errors="replace") as f:
             return "".join(f.readlines()[-lines:])
@@ -63,7 +63,7 @@ class DaemonProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise BenchStartError(f"acd run exited with {self.proc.returncode}:\n"
-                                      + _tail(self.log_path))
+                                      + log_tail(self.log_path))
             if (scrape(f"http://127.0.0.1:{self.http_port}/healthz", timeout=1) is not None
                     and (self.log_level != "INFO" or self._resynced())):
                 self.ready_after = time.monotonic() - started
@@ -71,7 +71,7 @@ class DaemonProcess:
             time.sleep(0.2)
         self.stop()
         raise BenchStartError(f"acd run not healthy within {timeout:.0f} s:\n"
-                              + _tail(self.log_path))
+                              + log_tail(self.log_path))
 
     def _resynced(self):
         """The daemon's first resync is done (it syncs every agent again first: with 10,000

@@ -41,7 +41,8 @@ import gevent.event
 from acd import clock
 from acd.tool import number, start_gevent_tool
 from acd.bench import latency, load, probes, report, selection
-from acd.bench.processes import BenchStartError, DaemonProcess, Profiler, top_functions
+from acd.bench.processes import (BenchStartError, DaemonProcess, Profiler, log_tail,
+                                 top_functions)
 from acd.daemon import EVENTS
 
 log = logging.getLogger("acd.bench")
@@ -215,7 +216,7 @@ class Bench:
     def _check_alive(self):
         self._check()
         if not self.daemon.alive():
-            raise BenchStartError("the daemon died:\n" + _tail(self.daemon_log))
+            raise BenchStartError("the daemon died:\n" + log_tail(self.daemon_log))
 
     def _step(self, driver, callers, rate, duration, label):
         """One rate for ``duration`` seconds; the figures (None for the warm-up)."""
@@ -312,12 +313,6 @@ def _read_from(path, offset):
         return f.read().splitlines()
 
 
-def _tail(path, lines=15):
-    try:
-        with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-lines:])
-    except OSError:
-        return ""
 
 
 def _options(args):
