@@ -260,8 +260,8 @@ class Router:
             self.legs[leg] = (call.uuid, agent_id)
             call.offers[leg] = agent_id
         variables = {
-            "origination_caller_id_name": cmd.clean_caller_id(call.caller_name),
-            "origination_caller_id_number": cmd.clean_caller_id(call.caller_number),
+            "origination_caller_id_name": cmd.display_name(call.caller_name),
+            "origination_caller_id_number": cmd.phone_number(call.caller_number),
             "originate_timeout": int(timeout), "ignore_early_media": True,
             "acd_role": "agent", "acd_call": call.uuid, "acd_queue_name": call.queue,
             "local_var_clobber": True,  # an agent's own contact variables win over these

@@ -177,13 +177,16 @@ class World:
         daemon has queued it (``queued``)."""
         number = number or f"+49301234{next(_callers):04d}"
         extension = f"5{self.queue_names.index(queue):03d}"
-        variables = f"origination_caller_id_number={number},origination_caller_id_name={name}"
+        variables = ["ignore_early_media=true"]
         if priority is not None:
-            variables += f",acd_priority={priority}"
+            variables.append(f"acd_priority={priority}")
         if skills is not None:
-            variables += f",acd_skills={cmd.var_value(skills)}"  # escaped like acd escapes
-        result = self.driver.bgapi(f"originate {{{variables}}}loopback/{extension} &park()"
-                                   ).wait_result(10)
+            variables.append(f"acd_skills={cmd.var_value(skills)}")  # escaped like acd escapes
+        # name and number as originate's positional caller-ID arguments: a caller's name can
+        # hold anything (a '}' cannot be written inside {...} at all, ESL-FACTS.md)
+        result = self.driver.bgapi(
+            f"originate {{{','.join(variables)}}}loopback/{extension} &park() XML default "
+            f"{cmd.api_arg(name)} {cmd.api_arg(number)}").wait_result(10)
         assert result.ok, result
         park = self.wait(lambda e: e.name == "CHANNEL_PARK"
                          and e.get("variable_other_loopback_leg_uuid") == result.value)

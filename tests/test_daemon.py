@@ -395,3 +395,23 @@ def test_esl_drop_while_an_agent_rings_loses_nothing(world_factory):
     assert world.hung_up(ringing.uuid)["Hangup-Cause"] in ("ORIGINATOR_CANCEL", "NO_ANSWER")
     world.wait_agent("2101", state="waiting", status="available")
     assert daemon.esl.reconnects >= 1
+
+
+def test_hostile_caller_name_reaches_the_agent_phone_as_a_safe_display_name(world_factory):
+    """The display name of the sip_caller_hostile capture: FreeSWITCH would write it unescaped
+    into the agent phone's ``From: "..."`` (a real phone showed ' % ^ Boss'), and ``}`` cannot be
+    escaped inside {...}. The agent's leg gets a name without quotes, backslashes, brackets or
+    braces, and a number that is a phone number."""
+    world = world_factory({"support": {"tiers": ["2001"]}})
+    world.daemon()
+    hostile = "Eve, } ] ' \\\" % ^ Boss"
+    caller = world.call("support", number="sip:1000@127.0.0.1", name=hostile)
+    assert world.wait(lambda e: e.name == "CHANNEL_PARK" and e.uuid == caller
+                      )["Caller-Caller-ID-Name"] == hostile
+    created = world.rang("2001")
+    assert created["Caller-Caller-ID-Name"] == "Eve, ' % ^ Boss"
+    assert created["Caller-Caller-ID-Number"] == "anonymous"
+    assert created["variable_acd_call"] == caller   # no variable was cut off or added
+    assert "variable_evil" not in created.headers
+    assert world.bridged(caller) == "2001"
+    assert world.store.call(caller)["caller_name"] == hostile  # the original is kept for the CTI

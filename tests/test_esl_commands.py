@@ -215,11 +215,6 @@ def test_event_and_filter_commands():
         c.event_command(["CHANNEL_PARK\nexit"])
 
 
-def test_clean_caller_id():
-    assert c.clean_caller_id(" Eve\r\nInjected: 1 ") == "Eve Injected: 1"
-    assert len(c.clean_caller_id("x" * 500)) == 80
-
-
 def test_play_and_get_digits_builder_keeps_each_argument_one_word():
     raw = c.play_and_get_digits(UUID, 1, 1, 5000, "none", "ivr/welcome.wav", "ivr/bad.wav",
                                 "acd_ivr_digits", "[12*#]", 2000, event_uuid="app-1")
@@ -237,3 +232,30 @@ def test_play_and_get_digits_builder_keeps_each_argument_one_word():
 
 def test_uuid_unsetvar():
     assert c.uuid_unsetvar(UUID, "acd_ivr") == f"uuid_setvar {UUID} acd_ivr"
+
+
+#: The display name of the sip_caller_hostile capture, as FreeSWITCH reported it (backslash kept).
+HOSTILE_NAME = "Eve, } ] ' \\\" % ^ Boss"
+
+
+def test_display_name_is_safe_for_a_sip_from_header():
+    assert c.display_name(HOSTILE_NAME) == "Eve, ' % ^ Boss"
+    assert c.display_name("Anna Müller, 100% #1: vip@home") == "Anna Müller, 100% #1: vip@home"
+    assert c.display_name("O'Brien") == "O'Brien"
+    assert c.display_name(' Eve\r\nInjected: 1 ') == "Eve Injected: 1"
+    assert c.display_name('<sip:x@y> "quoted" [a]{b}') == "sip:x@y quoted a b"
+    assert c.display_name("${system rm}") == "$ system rm"
+    assert len(c.display_name("x" * 500)) == c.DISPLAY_NAME_LIMIT
+    for hostile in PAYLOADS + [HOSTILE_NAME]:
+        shown = c.display_name(hostile)
+        assert not set(shown) & set('"\\<>{}[]'), hostile
+        assert all(ord(ch) >= 32 and ord(ch) != 127 for ch in shown), hostile
+
+
+def test_phone_number_keeps_only_what_a_number_holds():
+    assert c.phone_number("+4930123456") == "+4930123456"
+    assert c.phone_number("+49 (30) 123-45.6") == "+4930123456"
+    assert c.phone_number("*31#0049") == "*31#0049"
+    assert c.phone_number("") == ""
+    for bad in ("sip:1000@127.0.0.1", "Eve", "1000}", "12+34", "1\n2", "0" * 40, HOSTILE_NAME):
+        assert c.phone_number(bad) == c.ANONYMOUS_NUMBER, bad

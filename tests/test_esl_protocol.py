@@ -200,3 +200,60 @@ def test_truncated_body_is_reported_as_buffered():
     parser = FrameParser()
     assert parser.feed(b"Content-Type: api/response\nContent-Length: 100\n\n0123456789") == []
     assert parser.buffered == 10
+
+
+# -- the 2026-12 captures: repeated headers, nested bodies, hostile SIP values -------------------
+
+def test_command_event_keeps_its_first_event_name():
+    """COMMAND carries a second standard block starting ``Event-Name: PRIVATE_COMMAND``; a reader
+    that kept the last value would file every hold-music and broadcast COMMAND as PRIVATE_COMMAND."""
+    for capture in ("hold_unhold.recv", "announce_in_bridge.recv"):
+        frames = [f for f in frames_of(capture) if f.content_type == "text/event-plain"
+                  and f.body.startswith(b"Event-Name: COMMAND\n")]
+        assert frames, capture
+        for frame in frames:
+            assert frame.body.count(b"\nEvent-Name: PRIVATE_COMMAND\n") == 1
+            event = Event.from_frame(frame)
+            assert event.name == "COMMAND" and event["Event-Name"] == "COMMAND"
+            assert dict(event.headers)["Event-Name"] == "COMMAND"
+            assert event["execute-app-name"] == "playback"
+
+
+def test_hangup_complete_and_codec_repeats_keep_the_first_value():
+    for capture in ("hold_unhold.recv", "blind_transfer.recv", "click_to_dial.recv"):
+        for frame in frames_of(capture):
+            if frame.content_type != "text/event-plain":
+                continue
+            event = Event.from_frame(frame)
+            if event.name == "CHANNEL_HANGUP_COMPLETE":
+                assert frame.body.count(b"\nHangup-Cause: ") == 2
+                first = frame.body.split(b"\nHangup-Cause: ", 1)[1].split(b"\n", 1)[0].decode()
+                assert event["Hangup-Cause"] == dict(event.headers)["Hangup-Cause"] == first
+
+
+def test_recv_info_carries_the_sip_info_body_as_the_events_own_body():
+    infos = [e for e in events_of("record_consent.recv") if e.name == "RECV_INFO"]
+    assert len(infos) == 1
+    info = infos[0]
+    assert info.body == "Signal=5\r\nDuration=160\r\n"
+    assert info["SIP-Content-Type"] == "application/dtmf-relay"
+    assert "Signal=5" not in dict(info.headers)  # the body never becomes headers
+
+
+def test_dtmf_in_a_bridge_from_the_captures():
+    digits = [(e["DTMF-Digit"], e["DTMF-Source"]) for e in events_of("record_consent.recv")
+              if e.name == "DTMF"]
+    assert ("*", "APP") in digits and ("9", "APP") in digits
+    assert ("5", "ENDPOINT") in digits and ("7", "RTP") in digits
+
+
+def test_hostile_sip_values_stay_data():
+    events = events_of("sip_caller_hostile.recv")
+    park = next(e for e in events if e.name == "CHANNEL_PARK")
+    assert park["Caller-Caller-ID-Name"] == "Eve, } ] ' \\\" % ^ Boss"
+    # a literal %0A in an X- header looks exactly like an encoded newline: it decodes to one,
+    # inside ONE header; no header can be forged from it or from header-shaped SDP lines
+    assert park["variable_sip_h_X-Acd-Note"] == "a\nb: c"
+    assert "variable_acd_priority" not in park.headers
+    assert park["variable_acd_queue"] == "support"
+    assert "s=variable_acd_priority: 1000" in park["variable_switch_r_sdp"]

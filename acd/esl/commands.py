@@ -114,10 +114,35 @@ def var_value(value):
     return _escape_split(_escape_split(inner, ","), " ")
 
 
-def clean_caller_id(value, limit=80):
-    """A caller ID name/number fit for a phone's display: controls become spaces, ends trimmed."""
-    value = re.sub(r"[\x00-\x1f\x7f]+", " ", str(value)).strip()
-    return value[:limit]
+#: What a SIP display name may not hold: mod_sofia writes the name unescaped into ``From: "..."``
+#: (a ``"`` or ``\\`` cuts what the phone shows, ``<>`` end the quoted part), and ``{}[]`` close or
+#: open originate variable blocks that nothing can escape (ESL-FACTS.md, "Passing a caller's name").
+_NOT_IN_DISPLAY = re.compile(r'["\\<>{}\[\]\x00-\x1f\x7f]+')
+#: A caller number is what a phone number holds: an optional ``+``, digits, ``*`` and ``#``.
+_PHONE_NUMBER = re.compile(r"\+?[0-9*#]{1,32}\Z")
+#: Formatting people put into numbers, dropped before the number is checked.
+_NUMBER_FORMATTING = re.compile(r"[ ()./-]+")
+#: Caller number an agent's phone shows when the caller's is not a phone number.
+ANONYMOUS_NUMBER = "anonymous"
+DISPLAY_NAME_LIMIT = 64
+
+
+def display_name(value, limit=DISPLAY_NAME_LIMIT):
+    """A caller's name fit for an agent phone's SIP display: ``"`` ``\\`` ``<`` ``>`` braces,
+    brackets and control characters removed, blanks collapsed, at most ``limit`` characters.
+    Everything else (umlauts, commas, apostrophes, ``%``) is kept."""
+    value = " ".join(_NOT_IN_DISPLAY.sub(" ", str(value)).split())
+    return value[:limit].rstrip()
+
+
+def phone_number(value):
+    """A caller's number fit for a phone: ``+``, digits, ``*``, ``#`` (spaces, dashes, dots,
+    slashes and parentheses dropped); anything else -- a SIP URI, a name -- becomes
+    ``anonymous``; empty stays empty (FreeSWITCH's default then applies)."""
+    number = _NUMBER_FORMATTING.sub("", str(value))
+    if not number:
+        return ""
+    return number if _PHONE_NUMBER.match(number) else ANONYMOUS_NUMBER
 
 
 def _var_block(variables, open_, close, leg=False):
