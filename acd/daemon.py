@@ -85,7 +85,7 @@ class Daemon:
                           "CHANNEL_UNBRIDGE": self.router.on_unbridge, "DTMF": self.router.on_dtmf}
         # the IVR sees parks, hangups, digits first and passes on what is not its callers'
         self.ivr = Ivr(config, self.router, self.esl, clock)
-        self._handlers.update({"CHANNEL_PARK": self.ivr.on_park,
+        self._handlers.update({"CHANNEL_PARK": self._on_park,
                                "CHANNEL_HANGUP": self.ivr.on_hangup, "DTMF": self.ivr.on_dtmf,
                                "CHANNEL_EXECUTE_COMPLETE": self.ivr.on_execute_complete})
         self.service = Service(config, self.store, clock,
@@ -173,6 +173,15 @@ class Daemon:
         handler = self._handlers.get(event.name)
         if handler is not None:
             self.post(handler, event)
+
+    def _on_park(self, event):
+        """A parked channel: ours when its ``acd_instance`` is this deployment's (or our own
+        agent's leg); another deployment's callers are left alone (and counted)."""
+        if (self.config.serves(event.get("variable_acd_instance"))
+                or event.uuid in self.router.legs):
+            self.ivr.on_park(event)
+        elif event.get("variable_acd_queue") or event.get("variable_acd_ivr"):
+            self.router.ignore(event)
 
     def _agent_changed(self, agent_id):
         self.router.dispatch([q.name for q, _ in self.config.queues_of(agent_id)])

@@ -86,6 +86,9 @@ TIER_POSITION = 1
 #: The cause of a {hangup: } action that names none, and of the hangup of a caller who reaches
 #: a queue's wait limit when the queue has no overflow (docs/config.md).
 HANGUP_CAUSE = "NORMAL_CLEARING"
+#: unknown-queue: a call for this deployment (its acd_instance) naming a queue that does not
+#: exist is hung up with this cause (FreeSWITCH's own for a destination nobody serves).
+UNKNOWN_QUEUE_CAUSE = "NO_ROUTE_DESTINATION"
 
 # -- IVR menus (docs/ivr.md) ------------------------------------------------------------------
 #: ivr[].timeout: seconds to wait for the first digit after the greeting (FreeSWITCH's

@@ -179,6 +179,8 @@ class Ivr:
     def _claim(self, uuid, row):
         if self._var(uuid, "acd_role") == "agent":
             return
+        if not self.config.serves(self._var(uuid, "acd_instance")):
+            return  # another deployment's caller
         menu, queue = self._var(uuid, "acd_ivr"), self._var(uuid, "acd_queue")
         if not self.config.has_ivr(menu) and not self._closed(queue):
             return

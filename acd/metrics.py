@@ -86,6 +86,12 @@ class Metrics:
                                   buckets=DECISION_BUCKETS, registry=r)
         m["command"] = Histogram("acd_esl_command_seconds", "Time FreeSWITCH took to answer an "
                                  "ESL command", ["command"], buckets=COMMAND_BUCKETS, registry=r)
+        m["ignored"] = Counter("acd_calls_ignored", "Parked calls left alone because they are "
+                               "meant for another deployment (acd_instance)", ["reason"],
+                               registry=r)
+        m["unknown_queue"] = Counter("acd_calls_unknown_queue", "Calls for this deployment that "
+                                     "named no configured queue, by the unknown-queue action",
+                                     ["action"], registry=r)
         m["ivr_options"] = Counter("acd_ivr_options", "IVR options chosen",
                                    ["menu", "option"], registry=r)
         for name in IVR_EVENTS.values():
@@ -127,6 +133,10 @@ class Metrics:
                 self._offer_result(agent, "cancelled", None)
         elif what == "call-ended" and call is not None:
             self._talk(call, agent, details)
+        elif what == "ignored":
+            self.m["ignored"].labels(details.get("reason", "other-instance")).inc()
+        elif what == "unknown-queue":
+            self.m["unknown_queue"].labels(details.get("action", "hangup")).inc()
         self.calls(what, call, agent, details)
 
     def _offer_result(self, agent, outcome, call):

@@ -128,6 +128,9 @@ class Recovery:
             return
         if self.router._api(cmd.uuid_getvar(uuid, "acd_role")) == "agent":
             return
+        instance = self.router._api(cmd.uuid_getvar(uuid, "acd_instance"))
+        if not self.router.config.serves(None if instance == "_undef_" else instance):
+            return  # another deployment's caller (an -ERR: gone, or unknowable: leave it)
         priority = self.router._api(cmd.uuid_getvar(uuid, "acd_priority"))
         skills = self.router._api(cmd.uuid_getvar(uuid, "acd_skills"))
         self.router.enqueue(uuid, queue, "0" if priority == "_undef_" else priority,

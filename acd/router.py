@@ -49,6 +49,8 @@ RENEW_EVERY = LEASE / 6
 PEEK = 4
 #: A ring-progressively leg rings at most this many ring timeouts.
 PROGRESSIVE_STEPS = 3
+#: Calls of other deployments remembered (to log each once); the memory is cleared when full.
+IGNORED_MEMORY = 10_000
 
 
 class Router:
@@ -64,6 +66,7 @@ class Router:
         self.legs = {}              # agent leg uuid -> (caller uuid, agent id)
         self.leg_causes = {}        # agent leg uuid -> hangup cause seen on its CHANNEL_HANGUP
         self.unstaffed_queues = set()  # queues that sent a caller away for lack of agents
+        self.ignored = set()        # uuids of parked calls meant for another deployment
         self.selection = Selection(config, store, owner, LEASE)
         self.waiting = Waiting()
         self.next_renew = 0.0
@@ -120,6 +123,19 @@ class Router:
                      answered=event.get("Answer-State") == "answered",
                      skills=event.get("variable_acd_skills"), started=started)
 
+    def ignore(self, event):
+        """A parked call meant for another deployment (its ``acd_instance``): left alone,
+        logged and counted once."""
+        uuid = event.uuid
+        if uuid in self.ignored:
+            return
+        if len(self.ignored) >= IGNORED_MEMORY:
+            self.ignored.clear()
+        self.ignored.add(uuid)
+        self._decide("ignored", None, call_uuid=uuid,
+                     queue=event.get("variable_acd_queue") or event.get("variable_acd_ivr"),
+                     reason="other-instance", instance=event.get("variable_acd_instance") or "-")
+
     def enqueue(self, uuid, queue_name, priority, caller_number, caller_name, answered=True, *,
                 skills=None, agent=None, data=None, started=None):
         """Queue a caller. ``skills``: the call's own requirements ("german:4,billing:2");
@@ -131,8 +147,7 @@ class Router:
             queues = self._queues_of(agent)
             queue_name = queues[0] if queues else None
         if not queue_name or not self.config.has_queue(queue_name):
-            log.error("call %s asks for unknown queue %r: hanging up", uuid, queue_name)
-            self._fire(cmd.uuid_kill(uuid, "NO_ROUTE_DESTINATION"))
+            self._unknown_queue(uuid, queue_name)
             return None
         queue = self.config.queue(queue_name)
         try:
@@ -169,6 +184,24 @@ class Router:
             self.selection.peeked = None
         self._timed("call_arrived", started)
         return call
+
+    def _unknown_queue(self, uuid, queue_name):
+        """A call for this deployment that names no configured queue: ``unknown-queue``."""
+        action = self.config.unknown_queue
+        log.error("call %s asks for unknown queue %r: %s %s", uuid, queue_name,
+                  "transferring to" if action.kind == "transfer" else "hanging up with",
+                  action.target)
+        self._decide("unknown-queue", None, call_uuid=uuid, queue=queue_name,
+                     action=action.kind, reason="unknown-queue")
+        if action.kind == "transfer":
+            self._transfer(uuid, action.target)
+        else:
+            self._fire(cmd.uuid_kill(uuid, action.target))
+
+    def _transfer(self, uuid, target):
+        """``uuid_transfer`` to "DEST [DIALPLAN [CONTEXT]]" (XML, default when left out)."""
+        dest, *rest = target.split()
+        self._fire(cmd.uuid_transfer(uuid, dest, *(rest + ["XML", "default"][len(rest):])))
 
     def _schedule_relax(self, call, now):
         """A timer for the queue's next relax step: the caller is searched for again the moment
@@ -264,6 +297,7 @@ class Router:
             "origination_caller_id_number": cmd.phone_number(call.caller_number),
             "originate_timeout": int(timeout), "ignore_early_media": True,
             "acd_role": "agent", "acd_call": call.uuid, "acd_queue_name": call.queue,
+            "acd_instance": self.config.instance,  # None (no such variable) without one
             "local_var_clobber": True,  # an agent's own contact variables win over these
         }
         try:
@@ -415,6 +449,7 @@ class Router:
 
     def on_hangup(self, event):
         uuid = event.uuid
+        self.ignored.discard(uuid)
         cause = event.get("Hangup-Cause", "")
         now = self.clock()
         if uuid in self.legs:
@@ -498,8 +533,7 @@ class Router:
             self.dispatch([action.target])
             return
         if action.kind == "transfer":
-            dest, *rest = action.target.split()
-            self._fire(cmd.uuid_transfer(call.uuid, dest, *(rest + ["XML", "default"][len(rest):])))
+            self._transfer(call.uuid, action.target)
         else:
             self._fire(cmd.uuid_kill(call.uuid, action.target or "NORMAL_CLEARING"))
         self._finish(call, result, now)

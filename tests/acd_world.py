@@ -86,6 +86,7 @@ def sim_config(queues):
     dialplan = {f"5{n:03d}": [["set", f"acd_queue={q}"], ["answer"], ["park"]]
                 for n, q in enumerate(queues)}
     dialplan["9000"] = [["answer"], ["playback", "ivr/voicemail.wav"], ["hangup"]]
+    dialplan["5999"] = [["set", "acd_queue=nosuchqueue"], ["answer"], ["park"]]
     return {"password": "ClueCon", "heartbeat": 20, "users": dict(PHONES), "dialplan": dialplan,
             "sounds": {"default": 0.2}}
 
@@ -172,12 +173,16 @@ class World:
 
     # -- the outside world --------------------------------------------------------------------
 
-    def call(self, queue, number=None, name="Caller", priority=None, queued=True, skills=None):
-        """A caller dials the queue's number; returns the caller's (the -b leg's) uuid once a
-        daemon has queued it (``queued``)."""
+    def call(self, queue, number=None, name="Caller", priority=None, queued=True, skills=None,
+             instance=None):
+        """A caller dials the queue's number (5999: a queue nobody configured); returns the
+        caller's (the -b leg's) uuid once a daemon has queued it (``queued``). ``instance``: the
+        call's ``acd_instance`` (which deployment it is meant for)."""
         number = number or f"+49301234{next(_callers):04d}"
-        extension = f"5{self.queue_names.index(queue):03d}"
+        extension = "5999" if queue is None else f"5{self.queue_names.index(queue):03d}"
         variables = ["ignore_early_media=true"]
+        if instance is not None:
+            variables.append(f"acd_instance={instance}")
         if priority is not None:
             variables.append(f"acd_priority={priority}")
         if skills is not None:

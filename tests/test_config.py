@@ -236,8 +236,17 @@ def queue_with(settings):
 ERRORS = [
     # unknown keys, at every level
     ("colour: blue\n",
-     "colour: unknown key (allowed: freeswitch, redis, http, agents, queues, ivr, schedules, "
-     "metrics, records)"),
+     "colour: unknown key (allowed: instance, unknown-queue, freeswitch, redis, http, agents, "
+     "queues, ivr, schedules, metrics, records)"),
+    ("instance: 'a b'\n", "instance: expected a deployment name of letters, digits and _ . @ + - "
+     "only, got 'a b'"),
+    ("unknown-queue: {queue: support}\n", "unknown-queue: expected hangup, {hangup: CAUSE} or "
+     "{transfer: \"DEST [DIALPLAN [CONTEXT]]\"}; a call for an unknown queue cannot be sent to a "
+     "queue"),
+    ("unknown-queue: {transfer: ''}\n", "unknown-queue.transfer: expected \"DEST [DIALPLAN "
+     "[CONTEXT]]\" such as \"1999 XML default\""),
+    ("unknown-queue: {hangup: later}\n", "unknown-queue.hangup: expected a hangup cause in "
+     "capitals"),
     ("freeswitch: {hots: x}\n", "freeswitch.hots: unknown key; did you mean host?"),
     ("redis: {db: 1}\n", "redis.db: unknown key (allowed: url, prefix)"),
     ("http: {token: x}\n", "http.token: unknown key; did you mean admin-token?"),
@@ -520,3 +529,15 @@ def test_check_config_file_from_env_and_usage_errors(tmp_path):
     result = check_config(str(tmp_path / "missing.yaml"))
     assert result.returncode == 1
     assert result.stderr == f"{tmp_path / 'missing.yaml'}: cannot read: No such file or directory\n"
+
+
+def test_instance_and_unknown_queue():
+    config = parse_config(yaml.safe_load(EXAMPLE))
+    assert config.instance is None and config.unknown_queue == Action("hangup", "NO_ROUTE_DESTINATION")
+    assert config.serves(None) and config.serves("") and not config.serves("tenant-a")
+    config = parse_config(dict(yaml.safe_load(EXAMPLE), instance="tenant-a",
+                               **{"unknown-queue": {"transfer": "1999 XML default"}}))
+    assert config.instance == "tenant-a" and config.unknown_queue == Action("transfer", "1999 XML default")
+    assert config.serves("tenant-a") and not config.serves(None) and not config.serves("tenant-b")
+    config = parse_config(dict(yaml.safe_load(EXAMPLE), **{"unknown-queue": {"hangup": "USER_BUSY"}}))
+    assert config.unknown_queue == Action("hangup", "USER_BUSY")

@@ -415,3 +415,55 @@ def test_hostile_caller_name_reaches_the_agent_phone_as_a_safe_display_name(worl
     assert "variable_evil" not in created.headers
     assert world.bridged(caller) == "2001"
     assert world.store.call(caller)["caller_name"] == hostile  # the original is kept for the CTI
+
+
+def test_two_deployments_share_one_freeswitch_and_touch_only_their_own_calls(world_factory):
+    """``instance`` in acd.yaml and ``acd_instance`` on the call: each daemon takes only the
+    calls meant for it (a daemon without an instance only calls without one), leaves the others
+    alone -- counted and logged once -- and applies ``unknown-queue`` to its own calls only."""
+    import dataclasses
+    from acd.config import Action, RedisConfig
+
+    world = world_factory({"support": {"tiers": ["2001"]}, "sales": {"tiers": ["2002"]}})
+    base = world.config
+    tenant_a = dataclasses.replace(base, instance="tenant-a")
+    tenant_b = dataclasses.replace(base, instance="tenant-b",
+                                   redis=RedisConfig(url=base.redis.url, prefix="acd-b"),
+                                   unknown_queue=Action("transfer", "9000 XML default"))
+    world.config = tenant_a
+    a = world.daemon("tenant-a")
+    world.config = tenant_b
+    b = world.daemon("tenant-b")
+
+    for_a = world.call("support", instance="tenant-a", queued=False)
+    for_b = world.call("support", instance="tenant-b", queued=False)
+    assert world.bridged(for_a) == "2001"
+    assert world.bridged(for_b) == "2001"   # tenant-b's own agent pool (its own Redis prefix)
+    nobody = world.call("sales", queued=False)          # no acd_instance: neither daemon's
+    stranger = world.call("sales", instance="tenant-c", queued=False)
+    lost_a = world.call(None, instance="tenant-a", queued=False)   # tenant-a's, unknown queue
+    lost_b = world.call(None, instance="tenant-b", queued=False)   # tenant-b's, unknown queue
+    assert world.hung_up(lost_a)["Hangup-Cause"] == "NO_ROUTE_DESTINATION"
+    # tenant-b sends its lost callers to 9000 (voicemail) instead
+    world.wait(lambda e: e.name == "CHANNEL_HANGUP" and e.uuid == lost_b, timeout=10)
+    world.collect(1.0)
+    for uuid in (nobody, stranger):
+        assert world.driver.api(f"uuid_exists {uuid}") == "true"   # not answered away, not killed
+    assert "2002" not in world.rings()                             # nobody rang for them
+    for daemon in (a, b):
+        _, text = daemon.metrics.exposition()
+        ignored = [line for line in text.decode().splitlines()
+                   if line.startswith('acd_calls_ignored_total{reason="other-instance"}')]
+        # each daemon saw the two callers without its instance plus the other tenant's two
+        assert ignored == ['acd_calls_ignored_total{reason="other-instance"} 4.0'], ignored
+    _, text = b.metrics.exposition()
+    assert 'acd_calls_unknown_queue_total{action="transfer"} 1.0' in text.decode()
+    # a restarted daemon adopts parked callers it never saw -- but only its own deployment's
+    a.stop()
+    world.config = tenant_a
+    world.daemon("tenant-a-restarted")
+    late = world.call("sales", instance="tenant-a", queued=False)
+    assert world.bridged(late) == "2002"
+    for uuid in (nobody, stranger):
+        assert world.driver.api(f"uuid_exists {uuid}") == "true"
+    assert world.rings().count("2002") == 1
