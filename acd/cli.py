@@ -113,9 +113,6 @@ def _add_run(sub):
 
 
 def _run_daemon(args):
-    from gevent import monkey
-
-    monkey.patch_all()  # before redis and friends are imported: the daemon is one gevent process
     import logging
 
     config = _load_config(args.config, "run", "--config FILE")
@@ -202,7 +199,17 @@ def build_parser():
     return parser
 
 
+#: Subcommands that run as one gevent process (greenswitch, redis, subprocesses): they are
+#: monkey-patched before anything else is imported (redis imports ssl; patching after that
+#: printed gevent's MonkeyPatchWarning at every start and leaves ssl unpatched).
+GEVENT_COMMANDS = ("run", "demo", "bench")
+
+
 def main(argv=None):
+    words = sys.argv[1:] if argv is None else argv
+    if next((w for w in words if not w.startswith("-")), None) in GEVENT_COMMANDS:
+        from gevent import monkey
+        monkey.patch_all()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -11,7 +11,8 @@ def start_gevent_tool():
     """Monkey-patch (first: these tools run greenswitch, redis and subprocesses in one process),
     log warnings to stderr, and return an Event that SIGINT/SIGTERM set."""
     from gevent import monkey
-    monkey.patch_all()
+    if not monkey.is_module_patched("socket"):  # acd.cli.main patched already
+        monkey.patch_all()
     import gevent
     import gevent.event
 
