@@ -54,6 +54,7 @@ class QueueCall:
         self.next_progressive = None
         self.no_agent_since = None
         self.bridging = None        # the answered agent leg whose uuid_bridge is on its way
+        self.bridge_attempts = 0    # uuid_bridge attempts for that leg
         self.skills = ""            # the call's own skill requirements ("german:4,billing:2")
         self.only_agent = None      # only this agent may take the call (IVR "agent" option)
         self.data = {}              # extra fields: IVR path, collected digits (screen pop)

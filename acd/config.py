@@ -37,7 +37,8 @@ ENV_ADMIN_TOKEN = "ACD_ADMIN_TOKEN"
 
 _TOP_KEYS = ("instance", "unknown-queue", "freeswitch", "redis", "http", "agents", "queues", "ivr",
              "schedules", "metrics", "records")   # ivr, schedules: acd/ivr_config.py reads them
-_FREESWITCH_KEYS = ("host", "port", "password", "command-timeout")
+_FREESWITCH_KEYS = ("host", "port", "password", "command-timeout", "command-connections",
+                    "max-inflight-originates")
 _REDIS_KEYS = ("url", "prefix")
 _HTTP_KEYS = ("listen", "admin-token")
 _AGENT_KEYS = ("id", "name", "contact", "status", "max-no-answer", "wrap-up-time",
@@ -59,6 +60,12 @@ class FreeswitchConfig:
     port: int = defaults.ESL_PORT
     password: str = field(default=defaults.ESL_PASSWORD, repr=False)
     command_timeout: float = defaults.FREESWITCH_COMMAND_TIMEOUT
+    #: ESL connections for inline commands beside the event connection (acd/esl/switch.py)
+    command_connections: int = defaults.ESL_COMMAND_CONNECTIONS
+    #: agent legs in flight at most (acd/core/window.py); adaptive: a ceiling the window
+    #: shrinks below while FreeSWITCH's commands or events slow down
+    max_inflight_originates: int = defaults.MAX_INFLIGHT_ORIGINATES
+    adaptive_originates: bool = True
 
 
 @dataclass(frozen=True)
@@ -272,7 +279,33 @@ def _freeswitch(data, env, problems):
         port=_port(r, "port", defaults.ESL_PORT, minimum=1),
         password=password,
         command_timeout=r.seconds("command-timeout", defaults.FREESWITCH_COMMAND_TIMEOUT,
-                                  positive=True))
+                                  positive=True),
+        command_connections=_command_connections(r),
+        **_inflight_originates(r))
+
+
+def _command_connections(r):
+    count = r.integer("command-connections", defaults.ESL_COMMAND_CONNECTIONS, 1)
+    if count > 64:
+        r.fail("command-connections", f"expected at most 64 connections, got {count}")
+    return count
+
+
+def _inflight_originates(r):
+    """max-inflight-originates: N (fixed) | adaptive | {adaptive: N} (N: the ceiling)."""
+    value = r.raw("max-inflight-originates", "adaptive")
+    limit, adaptive = defaults.MAX_INFLIGHT_ORIGINATES, True
+    if isinstance(value, dict) and list(value) == ["adaptive"]:
+        value = value["adaptive"]
+    elif value == "adaptive":
+        value = limit
+    else:
+        adaptive = False
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        r.fail("max-inflight-originates", "expected adaptive, {adaptive: N} or a whole number "
+                                          f"N >= 1 of agent legs, got {shown(value)}")
+        return dict(max_inflight_originates=limit, adaptive_originates=True)
+    return dict(max_inflight_originates=value, adaptive_originates=adaptive)
 
 
 def _secret(r, name, env, env_name, default):

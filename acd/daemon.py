@@ -24,7 +24,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from acd import clock as clock_module
-from acd.esl import EslClient, EslError, NotConnectedError
+from acd.esl import EslError, NotConnectedError, Switch
 from acd.ivr import Ivr
 from acd.records import Recorder
 from acd.recovery import Recovery
@@ -35,8 +35,8 @@ from acd.store import Store, TierRef
 log = logging.getLogger("acd.daemon")
 
 #: The events the daemon subscribes to (FreeSWITCH names).
-EVENTS = ("CHANNEL_PARK", "CHANNEL_HANGUP", "CHANNEL_UNBRIDGE", "DTMF", "BACKGROUND_JOB",
-          "HEARTBEAT")
+EVENTS = ("CHANNEL_PARK", "CHANNEL_BRIDGE", "CHANNEL_HANGUP", "CHANNEL_UNBRIDGE", "DTMF",
+          "BACKGROUND_JOB", "HEARTBEAT")
 #: ... and, when the config has IVR menus or business hours, the IVR's prompts' results. (Every
 #: application a channel runs ends with one: FreeSWITCH's busiest event, not asked for idly.)
 IVR_EVENTS = ("CHANNEL_EXECUTE_COMPLETE",)
@@ -74,13 +74,15 @@ class Daemon:
             observers.append(self.metrics.observe)
         if config.records.max_length:
             observers.append(Recorder(config, self.store, clock, self.owner))
-        self.esl = EslClient(fs.host, fs.port, fs.password, command_timeout=fs.command_timeout,
-                             on_connect=lambda: self.post(self.resync),
-                             on_command=self.metrics.on_command if self.metrics else None)
+        self.esl = Switch(fs.host, fs.port, fs.password, connections=fs.command_connections,
+                          command_timeout=fs.command_timeout,
+                          on_connect=lambda: self.post(self.resync),
+                          on_command=self._command_timed, on_event=self._event_received)
         self.inbox = gevent.queue.Queue()
         self.router = Router(config, self.store, self.esl, self.owner, clock, post=self.post,
                              observers=observers)
         self._handlers = {"CHANNEL_PARK": self.router.on_park,
+                          "CHANNEL_BRIDGE": self.router.on_bridge,
                           "CHANNEL_HANGUP": self.router.on_hangup,
                           "CHANNEL_UNBRIDGE": self.router.on_unbridge, "DTMF": self.router.on_dtmf}
         # the IVR sees parks, hangups, digits first and passes on what is not its callers'
@@ -104,6 +106,20 @@ class Daemon:
         return [TierRef(q.name, q.strategy, t.level, t.position, q.skill_order,
                         self.config.match_sets(q.name))
                 for q, t in self.config.queues_of(agent_id)]
+
+    def _command_timed(self, name, seconds):
+        """A command answered (a job: run) after ``seconds``: metrics and the originate window."""
+        self.router.window.command(name, seconds, self.clock())
+        if self.metrics is not None:
+            self.metrics.on_command(name, seconds)
+
+    def _event_received(self, name, lag):
+        """An event arrived ``lag`` seconds after FreeSWITCH stamped it (None: no stamp)."""
+        if lag is None:
+            return
+        self.router.window.event(lag, self.clock())
+        if self.metrics is not None:
+            self.metrics.on_event(name, lag)
 
     def _esl_health(self):
         if self.esl.connected:

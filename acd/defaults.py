@@ -11,6 +11,9 @@ ESL_PORT = 8021
 ESL_PASSWORD = "ClueCon"
 #: Seconds an ESL command may take before it fails with CommandTimeout.
 ESL_COMMAND_TIMEOUT = 5.0
+#: freeswitch.command-connections: ESL connections for inline commands beside the event
+#: connection (acd/esl/switch.py); a call's commands always use the same one.
+ESL_COMMAND_CONNECTIONS = 4
 #: Reconnect backoff: first delay, factor, cap (seconds).
 ESL_RECONNECT_INITIAL = 0.1
 ESL_RECONNECT_FACTOR = 2.0
@@ -21,6 +24,9 @@ SIM_HEARTBEAT = 20.0
 
 # --- The daemon's config file (acd.yaml); docs/config.md is the reference. ---------------------
 
+#: freeswitch.max-inflight-originates: agent legs in flight at most (the adaptive window's
+#: ceiling; acd/core/window.py). A 2-core FreeSWITCH bridged ~30 calls/s with ~1 s rings.
+MAX_INFLIGHT_ORIGINATES = 200
 #: Seconds the daemon's ESL commands may take: freeswitch.command-timeout (as ESL_COMMAND_TIMEOUT).
 FREESWITCH_COMMAND_TIMEOUT = ESL_COMMAND_TIMEOUT
 #: redis.url: a database of a local redis-server. A password in the URL is never printed.

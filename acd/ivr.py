@@ -31,7 +31,6 @@ import re
 import uuid as uuidlib
 
 from acd import defaults
-from acd.esl import EslError, NotConnectedError
 from acd.esl import commands as cmd
 from acd.ivr_config import IvrAction
 from acd.schedule import is_open
@@ -107,10 +106,7 @@ class Ivr:
             self._leave(s, IvrAction("hangup", "NORMAL_TEMPORARY_FAILURE"))
             return
         s.pending = (app, what, payload)
-        try:
-            self.esl.send(raw)
-        except (EslError, NotConnectedError) as exc:  # the resync after reconnect restarts it
-            log.warning("ivr: sendmsg %s for %s failed: %s", what, s.uuid, exc)
+        self.esl.fire(raw)  # a failure is logged; the resync after a reconnect restarts it
 
     # -- channel facts ------------------------------------------------------------------------
 

@@ -41,6 +41,7 @@ TALK_BUCKETS = (10, 30, 60, 120, 180, 300, 600, 900, 1200, 1800, 3600)
 WRAP_UP_BUCKETS = (0, 5, 10, 15, 20, 30, 60, 120, 300)
 DECISION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 COMMAND_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 #: Distinct ``command`` / ``event`` label values at most; later ones count as "other".
 MAX_LABELS = 64
 _LABEL = re.compile(r"[A-Za-z0-9_]{1,40}\Z")
@@ -64,6 +65,7 @@ class Metrics:
         self.service_level = ServiceLevel(config)
         self.offering = {}          # agent id -> queue of the offer ringing it
         self._commands = set()
+        self._lag_events = set()
 
     def _define(self):
         r, m = self.registry, {}
@@ -92,6 +94,9 @@ class Metrics:
         m["unknown_queue"] = Counter("acd_calls_unknown_queue", "Calls for this deployment that "
                                      "named no configured queue, by the unknown-queue action",
                                      ["action"], registry=r)
+        m["event_lag"] = Histogram("acd_esl_event_lag_seconds", "Time from an event's "
+                                   "Event-Date-Timestamp on FreeSWITCH to its receipt by acd",
+                                   ["event"], buckets=LAG_BUCKETS, registry=r)
         m["ivr_options"] = Counter("acd_ivr_options", "IVR options chosen",
                                    ["menu", "option"], registry=r)
         for name in IVR_EVENTS.values():
@@ -184,6 +189,10 @@ class Metrics:
         """The ESL client's hook: one answered command and how long it took."""
         self.m["command"].labels(self._bounded(name, self._commands)).observe(seconds)
 
+    def on_event(self, name, lag):
+        """The ESL client's hook: an event arrived ``lag`` seconds after it was stamped."""
+        self.m["event_lag"].labels(self._bounded(name, self._lag_events)).observe(max(lag, 0.0))
+
     @staticmethod
     def _bounded(name, seen):
         if name in seen:
@@ -272,6 +281,14 @@ class _Live:
                      value=int(bool(esl.connected)))
         yield _counter("acd_esl_reconnects", "Reconnects of the event socket",
                        value=esl.reconnects)
+        yield _gauge("acd_esl_inflight_commands", "ESL commands and background jobs sent to "
+                     "FreeSWITCH and not answered yet", value=esl.inflight)
+        router = self.daemon.router
+        yield _gauge("acd_originates_inflight", "Agent legs originated whose outcome (answer or "
+                     "failure) is not known yet", value=len(router.in_flight))
+        yield _gauge("acd_originate_window", "Agent legs acd lets be in flight at once now "
+                     "(freeswitch.max-inflight-originates; adaptive: shrinks while FreeSWITCH "
+                     "slows down)", value=router.window.size)
         events = CounterMetricFamily("acd_esl_events", "ESL events received", labels=["event"])
         totals = collections.Counter()
         for name, count in list(esl.event_counts.items()):

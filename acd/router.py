@@ -32,11 +32,13 @@ import time
 import gevent
 
 from acd.calls import QueueCall, Waiting
-from acd.core.model import (PROGRESSIVE, RING_ALL, CallState, Result, classify_cause, max_level,
+from acd.core.model import (PROGRESSIVE, RING_ALL, CallState, Result, max_level,
                             ringing_mode)
 from acd.core.skills import format_skills, next_step_in
+from acd.core.window import OriginateWindow
 from acd.esl import commands as cmd
-from acd.esl import CommandError, EslError, NotConnectedError
+from acd.esl import EslError, NotConnectedError
+from acd.router_offers import OfferResults
 from acd.selection import Selection
 
 log = logging.getLogger("acd.router")
@@ -53,7 +55,7 @@ PROGRESSIVE_STEPS = 3
 IGNORED_MEMORY = 10_000
 
 
-class Router:
+class Router(OfferResults):
     def __init__(self, config, store, esl, owner, clock, post=None, observers=()):
         self.config = config
         self.store = store
@@ -70,6 +72,11 @@ class Router:
         self.selection = Selection(config, store, owner, LEASE)
         self.waiting = Waiting()
         self.next_renew = 0.0
+        self.lease = LEASE
+        self.held_noted = float("-inf")
+        self.in_flight = set()      # agent legs originated, their outcome not known yet
+        fs = config.freeswitch
+        self.window = OriginateWindow(fs.max_inflight_originates, fs.adaptive_originates)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -112,9 +119,12 @@ class Router:
 
     def on_park(self, event):
         started = time.perf_counter()
+        if event.get("variable_acd_role") == "agent":
+            self.on_agent_park(event)
+            return
         queue_name = event.get("variable_acd_queue")
         uuid = event.uuid
-        if not queue_name or event.get("variable_acd_role") == "agent":
+        if not queue_name:
             return
         if uuid in self.calls or uuid in self.legs:
             return  # a repeated fact
@@ -250,6 +260,9 @@ class Router:
         for call in calls:
             if call.state is not CallState.WAITING:
                 continue
+            if not self.window.allows(len(self.in_flight)):
+                self._decide_held(call, now)
+                return  # the switch has enough to do: the best-scored callers go first later
             queue = self.config.queue(call.queue)
             level = max_level(queue.tier_rules_apply, queue.tier_rule_wait_second,
                               now - call.queue_since)
@@ -275,6 +288,13 @@ class Router:
             call.next_progressive = now + queue.ring_timeout
         return True
 
+    def _decide_held(self, call, now):
+        """The originate window is full (acd.core.window): noted once per second at most."""
+        if now - self.held_noted >= 1.0:
+            self.held_noted = now
+            self._decide("window-full", call, in_flight=len(self.in_flight),
+                         window=self.window.size)
+
     def _ring_timeout(self, queue, agent_ids):
         timeouts = [queue.ring_timeout]
         for agent_id in agent_ids:
@@ -292,6 +312,7 @@ class Router:
         for leg, agent_id in legs.items():
             self.legs[leg] = (call.uuid, agent_id)
             call.offers[leg] = agent_id
+            self.in_flight.add(leg)
         variables = {
             "origination_caller_id_name": cmd.display_name(call.caller_name),
             "origination_caller_id_number": cmd.phone_number(call.caller_number),
@@ -311,7 +332,7 @@ class Router:
             self._decide("offer", call, choice.agent, leg=choice.leg, ring_timeout=int(timeout),
                          strategy=queue.strategy, **choice.short)
         try:
-            job = self.esl.bgapi(cmd.originate(dial), wait=False)
+            job = self.esl.job(cmd.originate(dial))
         except (EslError, NotConnectedError) as exc:  # not connected: nothing rings
             self.post(self.on_job, call.uuid, legs, None, str(exc), False)
             return
@@ -320,130 +341,6 @@ class Router:
     def _agent_leg(self, agent_id, leg):
         own, endpoint = cmd.parse_contact(self.config.agent(agent_id).contact)
         return cmd.leg(endpoint, dict(own, origination_uuid=leg, acd_agent=agent_id))
-
-    def _await_job(self, job, call_uuid, legs, timeout):
-        try:
-            result = job.get(timeout=timeout + 60)
-        except gevent.Timeout:
-            self.post(self.on_job, call_uuid, legs, None, "no job result", True)
-        except CommandError as exc:  # FreeSWITCH refused the bgapi: nothing rings
-            self.post(self.on_job, call_uuid, legs, None, str(exc), False)
-        except Exception as exc:  # connection lost: the resync after reconnect settles it
-            self.post(self.on_job, call_uuid, legs, None, str(exc), True)
-        else:
-            self.post(self.on_job, call_uuid, legs, result, None)
-
-    # -- offer results ------------------------------------------------------------------------
-
-    def on_job(self, call_uuid, legs, result, error=None, sent=False):
-        """A background originate finished with ``result`` (a JobResult), or without one
-        (``error``): then, if the originate may have reached FreeSWITCH (``sent``), its legs may
-        still ring -- they are let go and the resync after the reconnect (or the lease) settles
-        their agents; if it cannot have (refused, not connected), the agents are released and
-        the next tick retries (no immediate retry: that would spin while FreeSWITCH is away)."""
-        now = self.clock()
-        call = self.calls.get(call_uuid)
-        if result is None:
-            for leg, agent_id in legs.items():
-                if self.legs.get(leg) != (call_uuid, agent_id):
-                    continue
-                if sent:
-                    self.legs.pop(leg)
-                    if call is not None:
-                        call.offers.pop(leg, None)
-                else:
-                    self._settle_offer(call_uuid, call, leg, agent_id, "cancelled", now, error)
-            if sent:
-                log.warning("originate result for call %s lost (%s): agents %s wait for the "
-                            "resync", call_uuid, error, ", ".join(legs.values()))
-            self._back_to_waiting(call)
-            return
-        winner = result.value if result.ok else None
-        if winner in legs and self.legs.get(winner) == (call_uuid, legs[winner]):
-            self._answered(call_uuid, call, winner, legs[winner], now)
-        for leg, agent_id in legs.items():
-            if leg == winner or self.legs.get(leg) != (call_uuid, agent_id):
-                continue  # the winner, or an offer already settled
-            cause = self.leg_causes.pop(leg, None) or ("LOSE_RACE" if winner else result.cause)
-            self._settle_offer(call_uuid, call, leg, agent_id, classify_cause(cause), now, cause)
-        self._back_to_waiting(call)
-        # the caller's queue, and those of agents let go at once (a lost race, a cancel)
-        queues = {q for agent_id in legs.values() for q in self._queues_of(agent_id)}
-        if call is not None:
-            queues.add(call.queue)
-        self.dispatch(queues)
-
-    @staticmethod
-    def _back_to_waiting(call):
-        if call is not None and call.state is CallState.OFFERING and not call.offers:
-            call.state = CallState.WAITING
-
-    def _settle_offer(self, call_uuid, call, leg, agent_id, outcome, now, cause):
-        self.legs.pop(leg, None)
-        if call is not None:
-            call.offers.pop(leg, None)
-            if outcome != "cancelled":
-                call.tried.add(agent_id)
-        _, _, status = self.store.release(agent_id, call_uuid, outcome, now)
-        self._decide("offer-failed", call, agent_id, call_uuid=call_uuid, cause=cause,
-                     outcome=outcome, agent_status=status)
-
-    def _answered(self, call_uuid, call, leg, agent_id, now):
-        """An agent answered: bridge it to the caller. The bridge's reply comes back through the
-        inbox (:meth:`_bridged`); meanwhile other facts are handled as they come."""
-        if call is None or call.state is not CallState.OFFERING or call.bridging:
-            self._too_late(call_uuid, leg, agent_id, now)
-            return
-        call.bridging = leg
-        self._fire(cmd.uuid_break(call.uuid, all_=True))
-        try:
-            slot = self.esl.api_nowait(cmd.uuid_bridge(call.uuid, leg))
-        except (EslError, NotConnectedError) as exc:
-            self._bridged(call_uuid, leg, agent_id, f"-ERR {exc}")
-            return
-        gevent.spawn(self._await_bridge, slot, call_uuid, leg, agent_id)
-
-    def _too_late(self, call_uuid, leg, agent_id, now):
-        """The agent answered a call that no longer wants it (caller gone, another agent won)."""
-        self._fire(cmd.uuid_kill(leg, "NORMAL_CLEARING"))
-        self.legs.pop(leg, None)
-        self.store.release(agent_id, call_uuid, "cancelled", now)
-        self._decide("answered-too-late", None, agent_id, call_uuid=call_uuid)
-
-    def _await_bridge(self, slot, call_uuid, leg, agent_id):
-        try:
-            reply = slot.get(timeout=self.esl.command_timeout).data
-        except gevent.Timeout:
-            reply = "-ERR no reply to uuid_bridge"
-        except Exception as exc:  # connection lost
-            reply = f"-ERR {exc}"
-        self.post(self._bridged, call_uuid, leg, agent_id, reply)
-
-    def _bridged(self, call_uuid, leg, agent_id, reply):
-        now = self.clock()
-        call = self.calls.get(call_uuid)
-        if call is None or call.bridging != leg:  # the caller left while the bridge was made
-            if self.legs.get(leg) == (call_uuid, agent_id):
-                self._too_late(call_uuid, leg, agent_id, now)
-            return
-        call.bridging = None
-        if not reply.startswith("+OK"):
-            self._decide("bridge-failed", call, agent_id, reply=reply.strip().replace(" ", "_"))
-            self._fire(cmd.uuid_kill(leg, "NORMAL_CLEARING"))
-            self._settle_offer(call_uuid, call, leg, agent_id, "cancelled", now, "BRIDGE_FAILED")
-            self._back_to_waiting(call)
-            self.dispatch([call.queue])
-            return
-        call.offers.pop(leg, None)
-        for other_leg in list(call.offers):  # ring-progressively: the others stop ringing
-            self._fire(cmd.uuid_kill(other_leg, "ORIGINATOR_CANCEL"))
-        call.state = CallState.BRIDGED
-        call.agent, call.agent_leg, call.answered_at = agent_id, leg, now
-        self.store.answered(agent_id, call.uuid, now, LEASE)
-        self.store.leave_queue(call.uuid, call.queue)
-        self.store.update_call(call.uuid, state="bridged", agent=agent_id, agent_leg=leg,
-                               answered_at=now)
-        self._decide("bridge", call, agent_id, leg=leg, wait=round(now - call.enqueued_at, 3))
 
     # -- channel facts ------------------------------------------------------------------------
 
@@ -556,6 +453,7 @@ class Router:
             self._decide("lease-expired", None, agent_id, call_uuid=call_uuid)
         for call in list(self.calls.values()):
             self._call_timers(call, now)
+        self.window.tick(now, len(self.in_flight))
         self.dispatch()
         if ready:
             self._timed("agent_freed", started)

@@ -7,7 +7,8 @@ from acd.esl.client import (AuthError, CommandError, CommandTimeout, ConnectErro
                             EslClient, EslError, Job)
 from acd.esl.commands import UnsafeValue
 from acd.esl.protocol import Event, Frame, FrameParser, JobResult, ProtocolError, Reply
+from acd.esl.switch import Switch
 
 __all__ = ["AuthError", "CommandError", "CommandTimeout", "ConnectError", "ConnectionLost",
            "EslClient", "EslError", "Event", "Frame", "FrameParser", "Job", "JobResult", "NotConnectedError",
-           "ProtocolError", "Reply", "UnsafeValue"]
+           "ProtocolError", "Reply", "Switch", "UnsafeValue"]

@@ -26,8 +26,13 @@ had to replace:
   runs handler code and a slow handler delays nobody else; one handler sees its events in order.
   Errors are logged through the ``acd.esl`` logger (greenswitch used the root logger).
 * Observability without a metrics library: ``event_counts`` counts the events received by name,
-  ``reconnects`` the reconnects, and ``on_command(name, seconds)`` (if given) hears how long each
-  answered command took (``name``: :func:`command_name`).
+  ``reconnects`` the reconnects, ``inflight`` the commands and jobs awaiting an answer,
+  ``on_command(name, seconds)`` (if given) hears how long each answered command took (``name``:
+  :func:`command_name`) and ``on_event(name, lag)`` how late each event arrived (receipt minus
+  its Event-Date-Timestamp).
+* ``events=False`` makes a *command connection*: it never subscribes, so FreeSWITCH writes it
+  nothing but replies. mod_event_socket runs an inline ``api`` in the thread that also delivers
+  that connection's events; acd.esl.switch keeps such commands off the event connection.
 """
 
 import collections
@@ -47,6 +52,7 @@ from greenswitch.esl import InboundESL, NotConnectedError
 from acd import defaults
 from acd.esl import commands
 from acd.esl.protocol import Event, FrameParser, JobResult, ProtocolError, Reply
+from acd.esl.subscriptions import Subscriptions
 
 log = logging.getLogger("acd.esl")
 
@@ -138,7 +144,7 @@ class _Connection:
         self.flushing = False
 
 
-class EslClient(InboundESL):
+class EslClient(Subscriptions, InboundESL):
     """An inbound ESL connection to FreeSWITCH. See the module docstring."""
 
     def __init__(self, host=defaults.ESL_HOST, port=defaults.ESL_PORT,
@@ -148,7 +154,7 @@ class EslClient(InboundESL):
                  backoff_factor=defaults.ESL_RECONNECT_FACTOR,
                  backoff_max=defaults.ESL_RECONNECT_MAX,
                  event_format="plain", on_connect=None, on_reconnect=None, on_disconnect=None,
-                 on_command=None):
+                 on_command=None, on_event=None, events=True):
         super().__init__(host, port, password, timeout=connect_timeout)
         if "\n" in password or "\r" in password:
             raise commands.UnsafeValue("the ESL password may not contain a line break")
@@ -161,6 +167,10 @@ class EslClient(InboundESL):
         self.on_disconnect = on_disconnect
         self.reconnects = 0
         self.on_command = on_command
+        self.on_event = on_event
+        #: False: a command connection -- it never subscribes, so FreeSWITCH sends it no events
+        #: and an inline command on it delays no event (acd.esl.switch).
+        self.events_enabled = events
         self.event_counts = collections.Counter()   # event name -> events received
         self._conn = None
         self._pending = collections.deque()
@@ -189,6 +199,11 @@ class EslClient(InboundESL):
 
     def wait_connected(self, timeout=None):
         return self._up.wait(timeout)
+
+    @property
+    def inflight(self):
+        """Commands written and not answered yet, plus background jobs without their result."""
+        return len(self._pending) + len(self._jobs)
 
     def _open(self):
         try:
@@ -370,11 +385,20 @@ class EslClient(InboundESL):
 
     def _on_event(self, event):
         self.event_counts[event.name] += 1
+        if self.on_event is not None:
+            self._observe_event(event)
         if event.name == "BACKGROUND_JOB":
             job = self._jobs.pop(event.get("Job-UUID", ""), None)
             if job is not None:
                 job.set(JobResult(event.body))
         self._dispatch(event.key, event)
+
+    def _observe_event(self, event):
+        """Tell ``on_event(name, lag)`` how late the event arrived: now minus its
+        Event-Date-Timestamp (microseconds), None when it carries none."""
+        stamp = event.get("Event-Date-Timestamp", "")
+        lag = time.time() - int(stamp) / 1e6 if stamp.isdigit() else None
+        self._callback(self.on_event, event.name, lag)
 
     def _dispatch(self, key, event):
         handlers = self.event_handlers.get(key, []) + self.event_handlers.get("*", [])
@@ -429,32 +453,6 @@ class EslClient(InboundESL):
         if "\n" in command or "\r" in command:
             raise commands.UnsafeValue(f"an api command is one line: {command!r}")
         return self.send_nowait(f"api {command}")
-
-    def api_reply(self, command):
-        """``api <command>``, waiting; a failure (not connected, timeout, connection lost) is
-        logged and comes back as the text ``-ERR <why>`` like FreeSWITCH's own errors."""
-        try:
-            return self.api(command)
-        except (EslError, NotConnectedError) as exc:
-            log.warning("api %s failed: %s", command.split(" ")[0], exc)
-            return f"-ERR {exc}"
-
-    def fire(self, data):
-        """Send an ``api`` command (str without "api ") or a complete sendmsg (bytes) whose
-        reply nothing waits for; a -ERR reply is logged at debug level when it comes, a failure
-        to send as a warning. Commands on one connection run in the order they were sent."""
-        name = data.split(" ")[0] if isinstance(data, str) else "sendmsg"
-
-        def logged(done):
-            reply = done.value if done.successful() else None
-            if reply is not None and reply.data.startswith("-ERR"):
-                log.debug("%s: %s", name, reply.data.strip())
-        try:
-            slot = self.api_nowait(data) if isinstance(data, str) else self.send_nowait(data)
-        except (EslError, NotConnectedError) as exc:
-            log.warning("%s failed: %s", name, exc)
-            return
-        slot.rawlink(logged)
 
     def _submit(self, data, wait=True):
         """Queue one command's bytes and its reply slot, in order. A command someone waits for
@@ -536,61 +534,6 @@ class EslClient(InboundESL):
         elif not done.value.ok:
             self._jobs.pop(job.job_uuid, None)
             job.set_exception(CommandError(f"bgapi {job.command.split(' ')[0]}: {done.value.data}"))
-
-    # -- subscriptions and filters (re-applied after every reconnect) -------------------------
-
-    def subscribe(self, *names, custom=()):
-        """Listen for events (``CUSTOM`` subclasses in ``custom``); BACKGROUND_JOB always."""
-        self._events.update(names)
-        self._custom.update(custom)
-        if self.connected:
-            self.send(commands.event_command(self._events, self._custom, self.event_format))
-
-    def add_filter(self, header, value):
-        """Only receive events whose ``header`` equals ``value`` (FreeSWITCH filters: any match
-        passes). BACKGROUND_JOB stays allowed so bgapi futures still resolve."""
-        self.send(commands.filter_command(header, value))
-
-    def remove_filter(self, header, value=None):
-        self.send(commands.filter_command(header, "" if value is None else value, delete=True))
-
-    def _remember(self, command, reply):
-        """Keep what must be sent again after a reconnect (also for raw greenswitch-style sends)."""
-        if not reply.ok:
-            return
-        word, _, rest = command.partition(" ")
-        words = rest.split()
-        if word == "event" and words:
-            if words[0] in ("plain", "json", "xml"):
-                self.event_format, words = words[0], words[1:]
-            names, _, custom = " ".join(words).partition("CUSTOM")
-            self._events.update(names.split())
-            self._custom.update(custom.split())
-        elif word == "nixevent":
-            self._events.difference_update(set(words) - {"BACKGROUND_JOB"})
-            self._custom.difference_update(words)
-        elif word == "noevents":
-            self._events, self._custom = {"BACKGROUND_JOB"}, set()
-            self.send(commands.event_command(self._events, (), self.event_format))
-        elif word == "filter" and words[:2] == ["delete", "all"]:
-            self._filters.clear()
-        elif word == "filter" and words[:1] == ["delete"] and len(words) > 1:
-            value = rest.split(" ", 2)[2] if len(words) > 2 else ""
-            self._filters = [f for f in self._filters if f != (words[1], value)]
-        elif word == "filter" and len(words) >= 2:
-            header, value = words[0], rest.split(" ", 1)[1]
-            if not self._filters and (header, value) != ("Event-Name", "BACKGROUND_JOB"):
-                self._filters.append(("Event-Name", "BACKGROUND_JOB"))
-                self.send(commands.filter_command("Event-Name", "BACKGROUND_JOB"))
-            if (header, value) not in self._filters:
-                self._filters.append((header, value))
-
-    def _resubscribe(self):
-        filters, self._filters = list(self._filters), []
-        self.send(commands.event_command(self._events, self._custom, self.event_format))
-        for header, value in filters:
-            self.send(commands.filter_command(header, value))
-
 
 def command_name(raw):
     """What a command is, for metrics: the api/bgapi command's first word (``originate``,
