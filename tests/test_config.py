@@ -238,6 +238,14 @@ ERRORS = [
     ("colour: blue\n",
      "colour: unknown key (allowed: instance, unknown-queue, freeswitch, redis, http, agents, "
      "queues, ivr, schedules, metrics, records)"),
+    ("freeswitch: {command-connections: 0}\n", "freeswitch.command-connections: expected a "
+     "whole number >= 1"),
+    ("freeswitch: {command-connections: 65}\n", "freeswitch.command-connections: expected at "
+     "most 64 connections, got 65"),
+    ("freeswitch: {max-inflight-originates: lots}\n", "freeswitch.max-inflight-originates: "
+     "expected adaptive, {adaptive: N} or a whole number N >= 1 of agent legs, got 'lots'"),
+    ("freeswitch: {max-inflight-originates: {adaptive: 0}}\n",
+     "freeswitch.max-inflight-originates: expected adaptive"),
     ("instance: 'a b'\n", "instance: expected a deployment name of letters, digits and _ . @ + - "
      "only, got 'a b'"),
     ("unknown-queue: {queue: support}\n", "unknown-queue: expected hangup, {hangup: CAUSE} or "
@@ -541,3 +549,17 @@ def test_instance_and_unknown_queue():
     assert config.serves("tenant-a") and not config.serves(None) and not config.serves("tenant-b")
     config = parse_config(dict(yaml.safe_load(EXAMPLE), **{"unknown-queue": {"hangup": "USER_BUSY"}}))
     assert config.unknown_queue == Action("hangup", "USER_BUSY")
+
+
+def test_freeswitch_connections_and_originate_window():
+    fs = parse_config(yaml.safe_load(EXAMPLE)).freeswitch
+    assert fs.command_connections == defaults.ESL_COMMAND_CONNECTIONS
+    assert (fs.max_inflight_originates, fs.adaptive_originates) == (
+        defaults.MAX_INFLIGHT_ORIGINATES, True)
+    for value, expected in (("adaptive", (defaults.MAX_INFLIGHT_ORIGINATES, True)),
+                            ({"adaptive": 60}, (60, True)), (25, (25, False))):
+        data = yaml.safe_load(EXAMPLE)
+        data["freeswitch"].update({"max-inflight-originates": value, "command-connections": 8})
+        fs = parse_config(data).freeswitch
+        assert (fs.max_inflight_originates, fs.adaptive_originates) == expected
+        assert fs.command_connections == 8
