@@ -114,9 +114,9 @@ def test_inline_api_freezes_its_connection_only(control, clients):
     replied, reply = frames[-1]
     assert reply.body == b"+OK %s\n" % b.encode()
     assert replied - sent >= 1.8                 # the command took its 2 s ...
-    early = [frame.event() for _, frame in frames[:-1]]
-    assert all(fired(event) < sent + READ_GRACE for event in early), early  # ... and no event
-    assert other not in [event.get("Unique-ID") for event in early]          # reached one
+    early = [frame.event() for _, frame in frames[:-1]]    # ... and no event fired while it
+    assert all(fired(event) < replied - 1.8 for event in early), early     # ran reached one
+    assert other not in [event.get("Unique-ID") for event in early]
 
     # the events held meanwhile follow the reply, then the next command's reply
     frames = until_reply(one)
@@ -207,14 +207,14 @@ def test_no_latency_for_commands_not_named(control, clients):
 # --- late events ------------------------------------------------------------------------------------
 
 def test_event_delay_delivers_every_event_late_and_in_order(control, clients):
-    slow(control, **{"event-delay": 0.5})
+    slow(control, **{"event-delay": 1.0})
     one = clients()
     sent = time.time()
     leg = start_call(one)                        # the bgapi reply is not an event: not delayed
-    assert time.time() - sent < 0.4
+    assert time.time() - sent < 0.5
     asked = time.time()
     assert one.api("uuid_exists %s" % leg) == b"true"
-    assert time.time() - asked < 0.4
+    assert time.time() - asked < 0.5
     arrived = []
     while True:
         frame = one.read_frame()
@@ -225,7 +225,7 @@ def test_event_delay_delivers_every_event_late_and_in_order(control, clients):
                 break
     assert len(arrived) > 5
     late = [t - fired(event) for t, event in arrived]
-    assert min(late) >= 0.45, late
+    assert min(late) >= 0.95, late
     sequence = [int(event.get("Event-Sequence")) for _, event in arrived]
     assert sequence == sorted(sequence)
 
@@ -236,15 +236,15 @@ def test_event_delay_changed_while_events_wait_keeps_their_order(control, client
     first = start_call(control)
     slow(control, **{"event-delay": 0.0})
     second = start_call(control)
+    created, seen = arrival(one, is_event("CHANNEL_CREATE", Unique_ID=first))
+    assert seen - fired(created) >= 0.7          # it was put in the line at 0.8 s
     one.wait_event(is_event("CHANNEL_PARK", Unique_ID=second))
-    events = one.history()
-    sequence = [int(event.get("Event-Sequence")) for event in events]
-    assert sequence == sorted(sequence)
-    assert any(event.get("Unique-ID") == first for event in events)
+    sequence = [int(event.get("Event-Sequence")) for event in one.history()]
+    assert sequence == sorted(sequence)          # the undelayed events waited behind it
     # once the waiting events are out, events are no longer late
     leg = start_call(control)
     create = one.wait_event(is_event("CHANNEL_CREATE", Unique_ID=leg))
-    assert time.time() - fired(create) < 0.4
+    assert time.time() - fired(create) < 0.5
 
 
 # --- the run-time command ---------------------------------------------------------------------
