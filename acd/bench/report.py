@@ -10,7 +10,7 @@ import os
 import platform
 import re
 
-from acd.bench import latency, probes
+from acd.bench import latency, probes, switch
 
 #: A step is sustained when calls are answered at (at least) this share of the offered rate and no
 #: originate failed; the queue's growth (least-squares slope over the step's second half) is
@@ -132,6 +132,8 @@ def summary(report):
         lines.append(f"load: {load['agents']:,} agents, talk {load['talk']:g} s, backlog "
                      f"{load['backlog']:,} waiting callers; daemon ready after "
                      f"{load['daemon_ready_s']} s, peak RSS {load['daemon_peak_rss_mb']} MB")
+        if any(s.get("switch") for s in load["steps"]):
+            lines.append(f"slow switch: {switch.describe(report['options'])}")
         for s in load["steps"]:
             lines += [
                 f"  {s['rate']:g} calls/s: offered {s['offered_per_s']}/s, answered "
@@ -149,7 +151,7 @@ def summary(report):
                 f"    CPU: daemon {s['cpu_percent'].get('daemon')}% "
                 f"({s['daemon_cpu_ms_per_call']} ms/call), simulator "
                 f"{s['cpu_percent'].get('sim')}%, redis {s['cpu_percent'].get('redis')}%, "
-                f"bench {s['cpu_percent'].get('bench')}%"]
+                f"bench {s['cpu_percent'].get('bench')}%"] + switch.summary_lines(s)
     ceiling = report.get("sim_ceiling")
     if ceiling:
         lines.append(f"simulator ceiling (no daemon): {ceiling['calls_per_s']} loopback calls/s "

@@ -21,6 +21,10 @@ so the daemon, the simulator and Redis can use both cores; this process is the o
 6. the daemon's peak RSS is read, everything but Redis is stopped, and the store-level selection
    benchmark runs (``selection``).
 
+With ``--switch-latency``/``--event-delay`` the simulator is a slow switch (``switch``): the
+latencies are set before step 3, each step waits for its calls to end, and each step reports
+what the switch saw become of its callers and agent legs.
+
 Every started piece is registered on an ExitStack at once, so Ctrl-C, SIGTERM or a failure stop
 all of them (newest first). The report is JSON (``--json``) plus a short summary on stdout.
 """
@@ -40,7 +44,7 @@ import gevent.event
 
 from acd import clock
 from acd.tool import number, start_gevent_tool
-from acd.bench import latency, load, probes, report, selection
+from acd.bench import latency, load, probes, report, selection, switch
 from acd.bench.processes import (BenchStartError, DaemonProcess, Profiler, log_tail,
                                  top_functions)
 from acd.daemon import EVENTS
@@ -109,6 +113,8 @@ class Bench:
             if self.args.sim_ceiling:
                 self.result["sim_ceiling"] = self._sim_ceiling(sim, driver)
             self._check()
+            if switch.enabled(self.args):
+                self._slow_switch(driver)
             daemon = self._start_daemon(stack, sim)
             self._run_steps(driver, sim, daemon)
 
@@ -148,6 +154,25 @@ class Bench:
                 "sim_cpu_percent": round(100 * cpu / elapsed, 1),
                 "note": "loopback calls (2 legs: answer, park, hang up after 1 s), 64 at a time, "
                         "a listener subscribed to the daemon's events"}
+
+    def _slow_switch(self, driver):
+        settings = switch.settings(self.args.switch_latency, self.args.event_delay)
+        self.progress(f"slow switch: {switch.describe(vars(self.args))}")
+        reply = driver.api("sim_latency set " + json.dumps(settings, separators=(",", ":")))
+        if not reply.startswith("+OK"):
+            raise RuntimeError(f"sim_latency: {reply.strip()}")
+
+    def _drain(self, before, label):
+        """Wait until the step's calls are over: the simulator's channel count is back to
+        ``before``, or the limit passed; the channels still left."""
+        deadline = clock.monotonic() + switch.DRAIN_SECONDS + self.args.talk
+        while True:
+            left = switch.channel_count(self.driver.api("show channels count")) - before
+            if left <= 0 or clock.monotonic() > deadline:
+                return max(0, left)
+            self._check_alive()
+            self.progress(f"{label}: waiting for {left} channels to end")
+            gevent.sleep(0.5)
 
     def _start_daemon(self, stack, sim):
         import yaml
@@ -221,6 +246,8 @@ class Bench:
     def _step(self, driver, callers, rate, duration, label):
         """One rate for ``duration`` seconds; the figures (None for the warm-up)."""
         measured = label != "warm-up"
+        slow = switch.enabled(self.args)
+        channels_before = switch.channel_count(driver.api("show channels count")) if slow else 0
         if measured:
             driver.api("sim_trace on")
         histogram_before = self._histogram()
@@ -238,6 +265,7 @@ class Bench:
         elapsed = clock.monotonic() - started
         for profiler in profilers:
             profiler.wait()
+        undrained = self._drain(channels_before, label) if slow else None
         if not measured:
             return None
         trace = json.loads(driver.api("sim_trace dump", timeout=60))
@@ -253,6 +281,8 @@ class Bench:
                                     cpu, histogram, ignore=(load.BACKLOG,))
         result["round_trip_ms"] = {name: report.ms(latency.percentiles(values, (50, 99)))
                                    for name, values in rtts.items()}
+        if slow:
+            result["switch"] = switch.figures(trace, sent["sent"], undrained, (load.BACKLOG,))
         if profilers:
             result["profile"] = {name: top_functions(p.path) for name, p in
                                  zip(("daemon", "sim"), profilers)}
@@ -393,6 +423,13 @@ OPTIONS = [
     ("--selection-decisions", "SELECTION_DECISIONS", number(int, 1), "500",
      "decisions per size and round"),
     ("--selection-rounds", "SELECTION_ROUNDS", number(int, 1), "5", "interleaved rounds"),
+    ("--switch-latency", "SWITCH_LATENCY", switch.parse_latency, "",
+     "a slow switch: seconds each command takes in the simulator, e.g. "
+     "uuid_bridge=2.0,sendmsg=0.05,originate=0.3 (an inline api or sendmsg freezes its "
+     "connection that long, as on a loaded FreeSWITCH); each step then waits for its calls to "
+     "end and reports bridged callers, dropped agent legs and park -> originate latency"),
+    ("--event-delay", "EVENT_DELAY", number(float, 0), "0",
+     "a slow switch: seconds added to the delivery of every event"),
     ("--profile", "PROFILE", str, None,
      "directory for py-spy profiles of the daemon and the simulator during each step"),
     ("--json", "JSON", str, None, "write the JSON report to this file"),
@@ -419,7 +456,9 @@ DESCRIPTION = ("Benchmark one acd daemon: a private redis-server, the FreeSWITCH
                "the daemon as separate processes, N agents, callers at each rate; reports "
                "sustained calls/s, decision latency measured on the simulator's side, CPU per "
                "call and peak RSS of the daemon, the simulator's own ceiling, and selection cost "
-               "as agents grow. See BENCHMARKS.md.")
+               "as agents grow. With --switch-latency/--event-delay the simulator is a slow, loaded "
+               "FreeSWITCH and each step reports bridged callers and dropped agent legs. "
+               "See BENCHMARKS.md.")
 
 
 def add_bench_parser(sub):

@@ -10,7 +10,7 @@ so its events follow the reply as on a real switch.
 
 import logging
 
-from acd.sim import bridge, fsparse, listing, media, originate, trace, users
+from acd.sim import bridge, fsparse, latency, listing, media, originate, trace, users
 from acd.sim.causes import parse_cause
 from acd.sim.dialstring import UsageError, parse_originate
 from acd.sim.fsparse import ParseError
@@ -286,6 +286,10 @@ def api_sim_trace(call):
     return trace.api_sim_trace(call.sw, call.arg)
 
 
+def api_sim_latency(call):
+    return latency.api_sim_latency(call.sw, call.arg)
+
+
 COMMANDS = {
     "originate": api_originate, "uuid_kill": api_uuid_kill, "hupall": api_hupall,
     "uuid_bridge": api_uuid_bridge, "uuid_transfer": api_uuid_transfer,
@@ -296,4 +300,5 @@ COMMANDS = {
     "uuid_record": api_uuid_record, "uuid_recv_dtmf": api_uuid_recv_dtmf,
     "show": api_show, "status": api_status, "version": api_version,
     "sim_user": api_sim_user, "sim_users": api_sim_users, "sim_trace": api_sim_trace,
+    "sim_latency": api_sim_latency,
 }

@@ -2,11 +2,14 @@
 
 The YAML layout is a contract other tools (tests, demo, load generator) rely on; see
 docs/simulator.md. Every error reads ``FILE: key.path: problem`` and unknown keys are rejected.
-The same validation serves the run-time ``sim_user`` API (``validate_user``).
+The same validation serves the run-time ``sim_user`` API (``validate_user``) and the run-time
+``sim_latency`` API (``validate_latency``).
 """
 
 import fnmatch
+import math
 import pathlib
+import re
 
 import yaml
 
@@ -16,7 +19,11 @@ from acd.sim.causes import CAUSES
 DEFAULT_CONFIG = pathlib.Path(__file__).with_name("default.yaml")
 DEFAULT_ANSWER_AFTER = 1.0
 _USER_KEYS = ("answer-after", "respond", "after", "hangup-after", "registered")
-_TOP_KEYS = ("password", "heartbeat", "users", "dialplan", "sounds")
+_TOP_KEYS = ("password", "heartbeat", "users", "dialplan", "sounds", "command-latency",
+             "event-delay")
+LATENCY_KEYS = ("command-latency", "event-delay")
+#: An api command name (or ``sendmsg``) as ``command-latency`` accepts it: one word.
+_COMMAND_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]*\Z")
 
 
 class ConfigError(ValueError):
@@ -44,13 +51,16 @@ class UserSettings:
 
 class Config:
     def __init__(self, password=defaults.ESL_PASSWORD, heartbeat=defaults.SIM_HEARTBEAT,
-                 users=None, dialplan=None, sounds=None, source="<config>"):
+                 users=None, dialplan=None, sounds=None, source="<config>",
+                 command_latency=None, event_delay=0.0):
         self.password = password
         self.heartbeat = heartbeat
         self.users = users or {}
         self.dialplan = dialplan or {}
         self.sounds = sounds or {"default": 1.0}
         self.source = source
+        self.command_latency = command_latency or {}   # command name -> seconds it takes
+        self.event_delay = event_delay                 # seconds added to every event's delivery
 
     def sound_seconds(self, path):
         """Playback duration of a file: the first matching glob, else ``default``."""
@@ -77,18 +87,32 @@ def parse_config(data, source="<config>"):
     if not isinstance(data, dict):
         problem.fail("", "expected a mapping at the top level")
     problem.reject_unknown(data, _TOP_KEYS, "")
+    command_latency, event_delay = _latency(data, problem)
     return Config(
         password=_password(data.get("password", defaults.ESL_PASSWORD), problem),
         heartbeat=_positive(data.get("heartbeat", defaults.SIM_HEARTBEAT), "heartbeat", problem),
         users=_users(data.get("users", {}), problem),
         dialplan=_dialplan(data.get("dialplan", {}), problem),
         sounds=_sounds(data.get("sounds", {"default": 1.0}), problem),
-        source=source)
+        source=source, command_latency=command_latency, event_delay=event_delay)
 
 
 def validate_user(settings, where="user"):
     """Validate one user's settings (run-time API); raises ConfigError('key: problem')."""
     return _user(settings, where, _Problems(None))
+
+
+def validate_latency(settings):
+    """Validate ``{"command-latency": {...}, "event-delay": s}`` (run-time API; either key may
+    be missing); returns (command latencies or None, event delay or None) for the keys given.
+    Raises ConfigError('key: problem')."""
+    problem = _Problems(None)
+    if not isinstance(settings, dict):
+        raise ConfigError("expected a mapping with command-latency and/or event-delay")
+    problem.reject_unknown(settings, LATENCY_KEYS, "")
+    commands, delay = _latency(settings, problem)
+    return (commands if "command-latency" in settings else None,
+            delay if "event-delay" in settings else None)
 
 
 class _Problems:
@@ -113,7 +137,8 @@ def _password(value, problem):
 
 
 def _number(value, key, problem, minimum=0.0):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+            or value < minimum):
         problem.fail(key, f"expected a number >= {minimum:g}, got {value!r}")
     return float(value)
 
@@ -197,3 +222,20 @@ def _sounds(value, problem):
               for glob, seconds in value.items()}
     sounds.setdefault("default", 1.0)
     return sounds
+
+
+def _latency(data, problem):
+    """``command-latency`` (command name -> seconds >= 0) and ``event-delay`` (seconds >= 0)."""
+    value = data.get("command-latency", {})
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        problem.fail("command-latency", "expected a mapping of command name -> seconds")
+    commands = {}
+    for name, seconds in value.items():
+        if not isinstance(name, str) or not _COMMAND_NAME.match(name):
+            problem.fail(f"command-latency.{name}",
+                         "expected an api command name (one word, e.g. uuid_bridge) or sendmsg")
+        commands[name] = _number(seconds, f"command-latency.{name}", problem)
+    delay = _number(data.get("event-delay", 0.0), "event-delay", problem)
+    return {name: s for name, s in commands.items() if s > 0}, delay

@@ -8,10 +8,14 @@ the events this connection wants (subscriptions, filters, myevents). While an ``
 runs, events are held and released after its api/response, so an api reply always comes
 before the events it caused. ``bgapi`` runs the command in a greenlet and fires
 BACKGROUND_JOB.
+
+A slow switch (latency.py): an ``api`` or ``sendmsg`` whose command has a latency sleeps that
+long in the reader greenlet with the events held, so the connection is frozen as
+mod_event_socket's listener thread is; a ``bgapi`` sleeps in its own greenlet. With an event
+delay, events pass through the connection's DelayLine before the holding and the queue.
 """
 
 import logging
-import re
 import signal
 import socket
 import sys
@@ -22,7 +26,7 @@ import gevent.event
 import gevent.queue
 import gevent.server
 
-from acd.sim import api, listing, trace, wire
+from acd.sim import api, filters, latency, listing, trace, wire
 from acd.sim.event import EVENT_NAMES
 from acd.sim.session import message_from_sendmsg
 from acd.sim.switch import Switch
@@ -60,6 +64,8 @@ class Connection:
         self.holding = False
         self.held = []
         self.missed = 0
+        self.latency = latency.of(sw)
+        self.delay_line = None      # a latency.DelayLine once an event was delayed
 
     # --- event delivery ----------------------------------------------------------------
 
@@ -75,7 +81,7 @@ class Connection:
     def offer(self, event):
         if not self.wants(event.name, event.subclass):
             return
-        if self.filters and not self._passes_filters(event):
+        if self.filters and not filters.passes(self.filters, event):
             return
         if self.myevents:
             uuid = event.get("Unique-ID")
@@ -83,7 +89,26 @@ class Connection:
                 return
         if self.out.qsize() + len(self.held) >= MAX_QUEUE:
             self._lost()
+        elif self.latency.event_delay or self.delay_line:
+            self._delay(event)
         elif self.holding:
+            self.held.append(event)
+        else:
+            self.missed = 0
+            self.out.put(event)
+
+    def _delay(self, event):
+        """Event-delay: the event goes to the queue (or the held events) when it is due."""
+        if self.delay_line is None:
+            self.delay_line = latency.DelayLine(self._deliver)
+        if len(self.delay_line) >= MAX_QUEUE:
+            return self._lost()
+        self.delay_line.put(event, self.latency.event_delay)
+
+    def _deliver(self, event):
+        if not self.running:
+            return
+        if self.holding:
             self.held.append(event)
         else:
             self.missed = 0
@@ -96,21 +121,6 @@ class Connection:
             self.running = False
             _close(self.sock)
 
-    def _passes_filters(self, event):
-        send = False
-        for name, value in self.filters:
-            actual = event.get(name)
-            if actual is None:
-                continue
-            positive, wanted = _filter_sense(value)
-            if send and positive:
-                continue
-            if _filter_matches(value, wanted, actual):
-                if not positive:
-                    return False
-                send = True
-        return send
-
     # --- the connection's life -----------------------------------------------------------
 
     def serve(self):
@@ -122,6 +132,8 @@ class Connection:
         finally:
             self.running = False
             self.sw.bus.remove(self)
+            if self.delay_line is not None:
+                self.delay_line.stop()
             self.out.put(_CLOSE)
             writer.join(timeout=5)
             _close(self.sock)
@@ -245,6 +257,12 @@ class Connection:
                    else "+OK events not diverted")
 
     def cmd_sendmsg(self, command):
+        seconds = self.latency.of("sendmsg")
+        if not seconds:
+            return self._sendmsg(command)
+        self._busy(seconds, self._sendmsg, command)
+
+    def _sendmsg(self, command):
         uuid = command.line[7:].strip() or command.header("session-id") or ""
         ch = self.sw.find(uuid) if uuid else None
         if ch is None or ch.session is None:
@@ -266,9 +284,16 @@ class Connection:
         tracer = trace.active(self.sw)
         if tracer is not None:
             tracer.command(cmd, arg)
+        self._busy(self.latency.of(cmd), api.run, self.sw, cmd, arg, self._api_response)
+
+    def _busy(self, seconds, run, *args):
+        """Run a command as the listener thread does: its events held until it is done, and
+        (a slow switch) ``seconds`` of latency before it starts, nothing read meanwhile."""
         self.holding = True
         try:
-            api.run(self.sw, cmd, arg, self._api_response)
+            if seconds:
+                gevent.sleep(seconds)
+            run(*args)
         finally:
             self._release()
 
@@ -288,8 +313,13 @@ class Connection:
             tracer.command(cmd, arg)
         job_uuid = command.header("job-uuid") or str(uuidlib.uuid4())
         self.out.put(wire.job_reply(job_uuid))
-        gevent.spawn(api.run, self.sw, cmd, arg,
-                     lambda reply: _background_job(self.sw, job_uuid, cmd, arg, reply))
+        seconds = self.latency.of(cmd)
+        job = (api.run, self.sw, cmd, arg,
+               lambda reply: _background_job(self.sw, job_uuid, cmd, arg, reply))
+        if seconds:
+            gevent.spawn_later(seconds, *job)
+        else:
+            gevent.spawn(*job)
 
     def cmd_log(self, command):
         level = command.line[3:].strip()
@@ -366,6 +396,8 @@ class Connection:
 
     def cmd_noevents(self, command):
         self.held = [item for item in self.held if not hasattr(item, "frame")]
+        if self.delay_line is not None:
+            self.delay_line.clear()
         if not self.listening:
             return self.reply("-ERR not listening for events")
         self.listening = self.all_events = False
@@ -398,27 +430,6 @@ def _background_job(sw, job_uuid, command, arg, reply):
     if arg:
         headers.append(("Job-Command-Arg", arg))
     sw.fire("BACKGROUND_JOB", lambda: headers, body=reply)
-
-
-def _filter_sense(value):
-    positive, i = True, 0
-    while i < len(value) and value[i] in "+- ":
-        if value[i] == "+":
-            positive = True
-        elif value[i] == "-":
-            positive = False
-        i += 1
-    return positive, value[i:]
-
-
-def _filter_matches(raw, wanted, actual):
-    if raw.startswith("/"):
-        pattern = wanted.strip("/")
-        try:
-            return re.search(pattern, actual) is not None
-        except re.error:
-            return False
-    return actual.lower() == wanted.lower()
 
 
 def _log_level(text):

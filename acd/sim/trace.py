@@ -9,6 +9,11 @@ A load test measures an ACD's decision latency from outside, on the switch's sid
 * an agent's leg (``acd_role=agent``) fires ``CHANNEL_HANGUP``                         -> ``agent-hangup``
 * a caller's leg (``acd_queue``) fires ``CHANNEL_HANGUP``                              -> ``caller-hangup``
 
+and, right after an ``agent-hangup``, what became of that agent leg (from its CHANNEL_HANGUP's
+Caller-Channel-Answered-Time and -Bridged-Time): ``agent-bridged`` when it had been bridged,
+``agent-dropped`` when it had answered but was never bridged (an agent who picked up for
+nothing: the loss a slow switch must not cause).
+
 Each record is ``[kind, time.monotonic(), uuid, caller uuid, queue]`` (the caller uuid is the
 channel's own for a caller, its ``acd_call`` for an agent leg or an originate; the queue is the
 caller's ``acd_queue`` on a park, else empty). The load tool pairs them into
@@ -44,13 +49,22 @@ class Tracer:
         return name == "CHANNEL_PARK" or name == "CHANNEL_HANGUP"
 
     def offer(self, event):
+        """The bus offers every event fired while anyone wants it: keep PARK and HANGUP only."""
+        name = event.name
+        if name != "CHANNEL_PARK" and name != "CHANNEL_HANGUP":
+            return
         queue = event.get("variable_acd_queue")
-        if event.name == "CHANNEL_PARK":
+        if name == "CHANNEL_PARK":
             if queue and event.get("variable_acd_role") != "agent":
                 uuid = event.get("Unique-ID")
                 self._add("park", uuid, uuid, queue)
         elif event.get("variable_acd_role") == "agent":
-            self._add("agent-hangup", event.get("Unique-ID"), event.get("variable_acd_call"))
+            leg, caller = event.get("Unique-ID"), event.get("variable_acd_call")
+            self._add("agent-hangup", leg, caller)
+            if event.get("Caller-Channel-Bridged-Time", "0") != "0":
+                self._add("agent-bridged", leg, caller)
+            elif event.get("Caller-Channel-Answered-Time", "0") != "0":
+                self._add("agent-dropped", leg, caller)
         elif queue:
             self._add("caller-hangup", event.get("Unique-ID"), event.get("Unique-ID"))
 
