@@ -101,9 +101,11 @@ def ivr_sim_config(queues, menus, sounds=None):
 
 
 class World:
-    def __init__(self, tmp_path, redis_url, queues, agents=None, proxy=False, **defaults):
+    def __init__(self, tmp_path, redis_url, queues, agents=None, proxy=False, sim=None,
+                 **defaults):
         """``queues``: {name: {settings + "tiers": [agent ids or dicts]}}; ``agents``:
-        {id: settings}; agent defaults: contact user/<id>, wrap-up 0, quick delays."""
+        {id: settings}; agent defaults: contact user/<id>, wrap-up 0, quick delays. ``sim``:
+        simulator config keys merged into the world's (``users`` added to the phones)."""
         self.tmp_path = tmp_path
         self.redis_url = redis_url
         self.queue_names = list(queues)
@@ -112,9 +114,11 @@ class World:
                              if k in defaults}
         self.menu_names = [m["name"] for m in self.ivr_sections.get("ivr", [])]
         path = tmp_path / "sim.yaml"
-        path.write_text(yaml.safe_dump(sim_config(self.queue_names) if not self.ivr_sections else
-                                       ivr_sim_config(self.queue_names, self.menu_names,
-                                                      self.ivr_sections.get("sounds"))))
+        world = (sim_config(self.queue_names) if not self.ivr_sections else
+                 ivr_sim_config(self.queue_names, self.menu_names, self.ivr_sections.get("sounds")))
+        for key, value in (sim or {}).items():
+            world[key] = dict(world[key], **value) if key == "users" else value
+        path.write_text(yaml.safe_dump(world))
         self.sim = SimProcess(path, password="ClueCon").start()
         try:
             self._setup(redis_url, queues, agents, proxy, defaults)
