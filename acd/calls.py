@@ -55,6 +55,10 @@ class QueueCall:
         self.no_agent_since = None
         self.bridging = None        # the answered agent leg whose uuid_bridge is on its way
         self.bridge_attempts = 0    # uuid_bridge attempts for that leg
+        self.transfer = None        # (kind, target) while call control transfers the call
+        self.fallback_queue = None  # an agent transfer goes back there if the agent is not reached
+        self.after_transfer = False  # parked after a transferred bridge: park_after_bridge is set
+        self.held = False           # the agent's leg is on hold (CHANNEL_HOLD)
         self.skills = ""            # the call's own skill requirements ("german:4,billing:2")
         self.only_agent = None      # only this agent may take the call (IVR "agent" option)
         self.data = {}              # extra fields: IVR path, collected digits (screen pop)

@@ -25,7 +25,9 @@ from redis.retry import Retry
 
 from acd import clock as clock_module
 from acd.esl import EslError, NotConnectedError, Switch
+from acd.callcontrol import CallControl
 from acd.ivr import Ivr
+from acd.outbound import Outbound
 from acd.records import Recorder
 from acd.recovery import Recovery
 from acd.router import Router
@@ -36,7 +38,7 @@ log = logging.getLogger("acd.daemon")
 
 #: The events the daemon subscribes to (FreeSWITCH names).
 EVENTS = ("CHANNEL_PARK", "CHANNEL_BRIDGE", "CHANNEL_HANGUP", "CHANNEL_UNBRIDGE", "DTMF",
-          "BACKGROUND_JOB", "HEARTBEAT")
+          "CHANNEL_HOLD", "CHANNEL_UNHOLD", "BACKGROUND_JOB", "HEARTBEAT")
 #: ... and, when the config has IVR menus or business hours, the IVR's prompts' results. (Every
 #: application a channel runs ends with one: FreeSWITCH's busiest event, not asked for idly.)
 IVR_EVENTS = ("CHANNEL_EXECUTE_COMPLETE",)
@@ -84,7 +86,12 @@ class Daemon:
         self._handlers = {"CHANNEL_PARK": self.router.on_park,
                           "CHANNEL_BRIDGE": self.router.on_bridge,
                           "CHANNEL_HANGUP": self.router.on_hangup,
-                          "CHANNEL_UNBRIDGE": self.router.on_unbridge, "DTMF": self.router.on_dtmf}
+                          "CHANNEL_UNBRIDGE": self.router.on_unbridge, "DTMF": self.router.on_dtmf,
+                          "CHANNEL_HOLD": self.router.on_hold, "CHANNEL_UNHOLD": self.router.on_hold}
+        self.outbound = self.router.outbound = Outbound(config, self.store, self.esl, clock,
+                                                        self.post, self.owner, self.router)
+        self.control = CallControl(config, self.router, self.store, self.esl, self.post,
+                                   self.outbound)
         # the IVR sees parks, hangups, digits first and passes on what is not its callers'
         self.ivr = Ivr(config, self.router, self.esl, clock)
         self._handlers.update({"CHANNEL_PARK": self._on_park,

@@ -39,6 +39,7 @@ from acd.core.window import OriginateWindow
 from acd.esl import commands as cmd
 from acd.esl import EslError, NotConnectedError
 from acd.router_offers import OfferResults
+from acd.router_transfers import Transfers
 from acd.selection import Selection
 
 log = logging.getLogger("acd.router")
@@ -55,7 +56,7 @@ PROGRESSIVE_STEPS = 3
 IGNORED_MEMORY = 10_000
 
 
-class Router(OfferResults):
+class Router(OfferResults, Transfers):
     def __init__(self, config, store, esl, owner, clock, post=None, observers=()):
         self.config = config
         self.store = store
@@ -73,6 +74,7 @@ class Router(OfferResults):
         self.waiting = Waiting()
         self.next_renew = 0.0
         self.lease = LEASE
+        self.outbound = None        # acd.outbound.Outbound, set by the daemon (click-to-dial)
         self.held_noted = float("-inf")
         self.in_flight = set()      # agent legs originated, their outcome not known yet
         fs = config.freeswitch
@@ -96,6 +98,10 @@ class Router(OfferResults):
                 observer(what, call, agent, details)
             except Exception:  # an observer never breaks routing
                 log.exception("observer %r failed on %s", observer, what)
+
+    def decide(self, what, call, agent="-", **details):
+        """A decision taken outside the router (call control): logged and observed alike."""
+        self._decide(what, call, agent, **details)
 
     def _api(self, command):
         """An api command whose reply the router reads ("-ERR ..." when it failed)."""
@@ -126,7 +132,12 @@ class Router(OfferResults):
         uuid = event.uuid
         if not queue_name:
             return
+        if self.outbound is not None and self.outbound.owns(uuid):
+            return  # a transferred caller waiting for the number it is transferred to
         if uuid in self.calls or uuid in self.legs:
+            call = self.calls.get(uuid)
+            if call is not None and call.after_transfer:
+                self.on_transferred_park(call)
             return  # a repeated fact
         self.enqueue(uuid, queue_name, event.get("variable_acd_priority"),
                      event.get("Caller-Caller-ID-Number", ""), event.get("Caller-Caller-ID-Name", ""),
@@ -147,11 +158,12 @@ class Router(OfferResults):
                      reason="other-instance", instance=event.get("variable_acd_instance") or "-")
 
     def enqueue(self, uuid, queue_name, priority, caller_number, caller_name, answered=True, *,
-                skills=None, agent=None, data=None, started=None):
+                skills=None, agent=None, data=None, started=None, enqueued_at=None):
         """Queue a caller. ``skills``: the call's own requirements ("german:4,billing:2");
         ``agent``: only this agent may take the call (``queue_name`` None: its first queue);
         ``data``: extra call fields kept with the call (IVR path, collected digits);
-        ``started``: perf_counter() when the fact arrived (decision timing)."""
+        ``started``: perf_counter() when the fact arrived (decision timing); ``enqueued_at``:
+        when the caller first called (a transfer keeps its wait)."""
         started = time.perf_counter() if started is None else started
         if queue_name is None and agent is not None:
             queues = self._queues_of(agent)
@@ -167,8 +179,9 @@ class Router(OfferResults):
         now = self.clock()
         if not answered:
             self._fire(cmd.uuid_answer(uuid))
-        place = now
-        if queue.abandoned_resume_allowed and self.store.call(uuid) is None:
+        place = now if enqueued_at is None else enqueued_at
+        if (enqueued_at is None and queue.abandoned_resume_allowed
+                and self.store.call(uuid) is None):
             place = self.store.abandoned_place(queue.name, caller_number) or now
         extra = {"skills": skills or "", "only_agent": agent or "",
                  "data": json.dumps(data or {}, sort_keys=True)}
@@ -357,6 +370,8 @@ class Router(OfferResults):
             return
         call = self.calls.get(uuid)
         if call is None:
+            if self.outbound is not None:
+                self.outbound.on_hangup(event)
             return
         if call.state is CallState.BRIDGED:
             self._end_bridge(call, now, "caller hung up")
@@ -371,6 +386,23 @@ class Router(OfferResults):
         call = self.calls.get(event.uuid)
         if call is not None and call.state is CallState.BRIDGED:
             self._end_bridge(call, self.clock(), "unbridged")
+
+    def on_hold(self, event):
+        """CHANNEL_HOLD / CHANNEL_UNHOLD of an agent's leg (call control holds that leg)."""
+        owner = self.legs.get(event.uuid)
+        if owner is not None:
+            call_uuid, agent = owner
+        elif self.outbound is not None and event.uuid in self.outbound.calls:
+            call_uuid, agent = event.uuid, self.outbound.calls[event.uuid].agent
+        else:
+            return
+        held = event.name == "CHANNEL_HOLD"
+        call = self.calls.get(call_uuid)
+        if call is not None:
+            if call.held == held:
+                return  # a repeated fact
+            call.held = held
+        self._decide("held" if held else "unheld", call, agent, call_uuid=call_uuid)
 
     def on_dtmf(self, event):
         call = self.calls.get(event.uuid)
@@ -387,6 +419,9 @@ class Router(OfferResults):
 
     def _end_bridge(self, call, now, why):
         if call.state is not CallState.BRIDGED:
+            return
+        if call.transfer:
+            self._transferred(call, now)
             return
         started = time.perf_counter()
         self.legs.pop(call.agent_leg, None)
@@ -416,16 +451,7 @@ class Router(OfferResults):
         if action is None:
             return
         if action.kind == "queue":
-            self._fire(cmd.uuid_break(call.uuid, all_=True))
-            old = call.queue
-            self.store.move_call(call.uuid, old, action.target, now, call.priority)
-            call.queue, call.queue_since, call.tried = action.target, now, set()
-            call.no_agent_since = None
-            if not call.offers:
-                call.state = CallState.WAITING
-            self._schedule_announcements(call, now)
-            self._schedule_relax(call, now)
-            self._moh(call)
+            old = self._move(call, action.target, now)
             self._decide("overflow", call, from_queue=old, result=result.value)
             self.dispatch([action.target])
             return
@@ -434,6 +460,20 @@ class Router(OfferResults):
         else:
             self._fire(cmd.uuid_kill(call.uuid, action.target or "NORMAL_CLEARING"))
         self._finish(call, result, now)
+
+    def _move(self, call, queue, now):
+        """The caller waits in ``queue`` from now on (its music restarts); returns the old one."""
+        self._fire(cmd.uuid_break(call.uuid, all_=True))
+        old = call.queue
+        self.store.move_call(call.uuid, old, queue, now, call.priority)
+        call.queue, call.queue_since, call.tried = queue, now, set()
+        call.no_agent_since = None
+        if not call.offers:
+            call.state = CallState.WAITING
+        self._schedule_announcements(call, now)
+        self._schedule_relax(call, now)
+        self._moh(call)
+        return old
 
     # -- time ---------------------------------------------------------------------------------
 

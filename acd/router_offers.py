@@ -112,6 +112,8 @@ class OfferResults:
         _, _, status = self.store.release(agent_id, call_uuid, outcome, now)
         self._decide("offer-failed", call, agent_id, call_uuid=call_uuid, cause=cause,
                      outcome=outcome, agent_status=status)
+        if call is not None and call.fallback_queue and outcome != "cancelled":
+            self._fall_back(call, "no answer")
 
     # -- an agent answered --------------------------------------------------------------------
 
@@ -160,6 +162,9 @@ class OfferResults:
     def on_bridge(self, event):
         """CHANNEL_BRIDGE (fired once, on the first uuid_bridge argument: the caller)."""
         call = self.calls.get(event.get("Bridge-A-Unique-ID", ""))
+        if call is None and self.outbound is not None:
+            self.outbound.on_bridge(event)
+            return
         leg = event.get("Bridge-B-Unique-ID", "")
         owner = self.legs.get(leg)
         if call is not None and call.bridging == leg and owner is not None:

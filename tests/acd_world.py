@@ -155,7 +155,7 @@ class World:
         self.events = gevent.queue.Queue()
         self.seen = []
         names = ("CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_BRIDGE", "CHANNEL_HANGUP",
-                 "CHANNEL_PARK")
+                 "CHANNEL_PARK", "CHANNEL_HOLD", "CHANNEL_UNHOLD", "DTMF")
         for name in names:
             self.driver.register_handle(name, self.events.put)
         self.driver.subscribe(*names)
@@ -263,6 +263,16 @@ class World:
         leg = bridge["Bridge-B-Unique-ID"]
         created = self.wait(lambda e: e.name == "CHANNEL_CREATE" and e.uuid == leg)
         return created["variable_acd_agent"]
+
+    def bridged_again(self, caller, timeout=10.0):
+        """Wait for the caller's next bridge after those seen so far; returns its agent id."""
+        self.drain()
+        seen = {id(e) for e in self.seen}
+        bridge = self.wait(lambda e: id(e) not in seen and e.name == "CHANNEL_BRIDGE"
+                           and e.get("Bridge-A-Unique-ID") == caller, timeout,
+                           f"another bridge of {caller}")
+        leg = bridge["Bridge-B-Unique-ID"]
+        return self.wait(lambda e: e.name == "CHANNEL_CREATE" and e.uuid == leg)["variable_acd_agent"]
 
     def hangup(self, uuid, cause="NORMAL_CLEARING"):
         return self.driver.api(f"uuid_kill {uuid} {cause}")

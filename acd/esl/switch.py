@@ -127,33 +127,35 @@ class Switch:
                 name, time.perf_counter() - started))
         return job
 
-    def api(self, command, timeout=None):
-        """An inline ``api`` on the command connection of the call it names; waits for the
-        body (raises EslError / NotConnectedError)."""
-        conn = self.line(_call_of(command))
+    def api(self, command, timeout=None, call=None):
+        """An inline ``api`` on the command connection of the call it names (or ``call``);
+        waits for the body (raises EslError / NotConnectedError)."""
+        conn = self.line(call or _call_of(command))
         if not conn.connected and not conn.wait_connected(self.command_timeout):
             raise NotConnectedError(f"not connected to ESL at {self.host}:{self.port}")
         return conn.api(command, timeout)
 
-    def api_reply(self, command, timeout=None):
+    def api_reply(self, command, timeout=None, call=None):
         """Like :meth:`api`, but a failure (not connected, timeout, connection lost) is logged
         and comes back as the text ``-ERR <why>`` like FreeSWITCH's own errors."""
         try:
-            return self.api(command, timeout)
+            return self.api(command, timeout, call)
         except (EslError, NotConnectedError) as exc:
             log.warning("api %s failed: %s", command.split(" ")[0], exc)
             return f"-ERR {exc}"
 
-    def fire(self, data):
+    def fire(self, data, call=None):
         """Send an ``api`` command (str without "api ") or a complete sendmsg (bytes) whose reply
-        nothing waits for; originate and uuid_bridge go out as background jobs. A -ERR is logged
-        at debug level when it comes, a failure to send as a warning."""
+        nothing waits for; originate and uuid_bridge go out as background jobs. ``call``: the
+        call whose command connection to use (default: the uuid the command names), to keep a
+        command in order with that call's others. A -ERR is logged at debug level when it
+        comes, a failure to send as a warning."""
         name = data.split(" ", 1)[0] if isinstance(data, str) else "sendmsg"
         try:
             if name in JOB_COMMANDS:
                 self.job(data).rawlink(lambda done: _log_job(name, done))
                 return
-            conn = self.line(_call_of(data))
+            conn = self.line(call or _call_of(data))
             if isinstance(data, str):
                 slot = conn.api_nowait(data)
             else:
