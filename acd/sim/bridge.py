@@ -13,7 +13,10 @@ up with it (switch.hangup).
 
 import uuid as uuidlib
 
+import gevent
+
 from acd.sim import originate
+from acd.sim.causes import CAUSES
 
 A, B = "A", "B"
 
@@ -47,6 +50,7 @@ def link(sw, a, b):
 def join(a, b, a_profile=None):
     """Make ``a`` the originator side of a bridge with ``b`` (Other-Type/Other-Leg-*)."""
     a.partner, b.partner = b, a
+    a.left_bridge = b.left_bridge = False
     a.other_type = "originatee"
     a.other_profile = b.profile.clone(logical_direction="inbound", index="", transfer_source="",
                                       times=b.profile.times.copy())
@@ -96,7 +100,7 @@ def _bridged_b(session, other):
     sw.running_state(ch, "CS_EXCHANGE_MEDIA")
     _call_update(sw, ch, other)
     _stay_bridged(session, other)
-    if not ch.hung_up:
+    if not ch.hung_up and not _transferred(session):
         _after_bridge(session)
 
 
@@ -110,6 +114,9 @@ def _bridged(session, other, originator):
     other.set_var("call_uuid", ch.uuid)
     pair = [("Bridge-A-Unique-ID", ch.uuid), ("Bridge-B-Unique-ID", other.uuid)]
     sw.fire_channel(ch, "CHANNEL_BRIDGE", pre=pair)
+    if ch.is_sip:
+        gevent.sleep(0)     # the B leg tells its phone first, as captured
+        _call_update(sw, ch, other)
     _stay_bridged(session, other)
     ch.set_var("last_bridge_to", other.uuid)
     if other.hung_up:
@@ -118,15 +125,28 @@ def _bridged(session, other, originator):
         other.call_uuid = other.uuid
         other.set_var("call_uuid", other.uuid)
     sw.fire_channel(ch, "CHANNEL_UNBRIDGE", pre=pair)
-    if not ch.hung_up:
+    if not ch.hung_up and not _transferred(session):
         sw.running_state(ch, "CS_EXECUTE")
         _after_bridge(session)
 
 
 def _stay_bridged(session, other):
-    while not session.interrupted() and not other.hung_up:
+    """Run queued messages (broadcasts) until this leg or the partner hangs up or leaves."""
+    ch = session.ch
+    session.bridged_to = other
+    while not session.interrupted() and not other.hung_up and not other.left_bridge:
         session.run_messages()
         session.wait()
+    session.bridged_to = None
+    if not ch.hung_up and session.request is not None:
+        ch.left_bridge = True      # a transfer takes this leg out; the partner is told
+        other.signal.set()
+    if not other.hung_up and ch.partner is other:
+        ch.partner = None          # the bridge is over for a leg that lives on
+
+
+def _transferred(session):
+    return session.request is not None and session.request[0] == "transfer"
 
 
 def _after_bridge(session):
@@ -147,7 +167,7 @@ def _call_update(sw, ch, other):
     ch.set_var("last_sent_callee_id_name", other.profile.cid_name)
     ch.set_var("last_sent_callee_id_number", other.profile.cid_number)
     ch.listed_profile = ch.profile.clone()
-    calling = "CALL_UPDATE_SOFIA" if ch.kind in ("user", "gateway") else "CALL_UPDATE"
+    calling = "CALL_UPDATE_SOFIA" if ch.is_sip else "CALL_UPDATE"
     sw.fire_channel(ch, "CALL_UPDATE", calling=calling, pre=[
         ("Direction", "SEND"), ("Sent-Callee-ID-Name", other.profile.cid_name),
         ("Sent-Callee-ID-Number", other.profile.cid_number), ("Bridged-To", other.uuid)])
@@ -159,22 +179,74 @@ def _true(value):
 
 # --- the bridge application ---------------------------------------------------------------
 
+#: DIALSTATUS of a failed bridge app, by cause (switch_ivr_originate); others: the cause.
+DIALSTATUS = {"ORIGINATOR_CANCEL": "CANCEL", "USER_BUSY": "BUSY", "NO_ANSWER": "NOANSWER",
+              "INVALID_NUMBER_FORMAT": "INVALIDARGS", "INVALID_PROFILE": "INVALIDARGS",
+              "CALL_REJECTED": "DONTCALL"}
+#: The SIP response a simulated phone's failure stands for.
+SIP_RESPONSES = {"USER_BUSY": 486, "CALL_REJECTED": 603, "UNALLOCATED_NUMBER": 404,
+                 "NO_USER_RESPONSE": 408, "SUBSCRIBER_ABSENT": 480,
+                 "NORMAL_TEMPORARY_FAILURE": 503, "NORMAL_CIRCUIT_CONGESTION": 503}
+
+
 def run_bridge_app(session, dialstring):
-    """``bridge <dialstring>``: ring new legs for this channel; bridge the one that answers."""
+    """``bridge <dialstring>``: ring new legs for this channel (an answered caller waits in
+    RING_WAIT); bridge the one that answers. When none does, the channel hangs up with the
+    failure's cause -- the app's "no continue_on_fail" -- after the variables DIALSTATUS,
+    originate_disposition, last_bridge_hangup_cause and friends (capture click_to_dial)."""
     sw, ch = session.sw, session.ch
-    result = originate.ring_for_bridge(sw, ch, dialstring)
+    waiting = ch.answered and not ch.hung_up
+    if waiting:
+        sw.callstate(ch, "RING_WAIT")
+
+    def answered():
+        if waiting and not ch.hung_up:
+            sw.callstate(ch, "ACTIVE")
+    result = originate.ring_for_bridge(sw, ch, dialstring, answered)
     if result.channel is None:
-        ch.set_var("originate_disposition", result.cause)
-        ch.set_var("DIALSTATUS", result.cause)
-        ch.set_var("current_application_response", result.cause)
+        answered()
+        _bridge_failed(sw, ch, result)
         return
     other = result.channel
     join(ch, other)
-    ch.set_var("originate_disposition", "SUCCESS")
-    _bridge_variables(ch, other, "")
-    _bridge_variables(other, ch, "")
+    for _ in range(2):      # the user/ endpoint's inner and outer originate both record it
+        ch.push_var("originated_legs", _leg_record(other))
+        ch.push_var("originate_causes", "%s;NONE" % other.uuid)
+    ch.set_vars((("originate_disposition", "SUCCESS"), ("DIALSTATUS", "SUCCESS")))
+    for me, peer in ((ch, other), (other, ch)):
+        me.set_vars((("bridge_channel", peer.name), ("bridge_uuid", peer.uuid),
+                     ("signal_bond", peer.uuid)))
     other.session.start_custom(lambda leg_session: b_leg_of_bridge_app(leg_session, ch))
     _bridged_app(session, other)
+
+
+def _leg_record(leg):
+    return "%s;%s;%s" % (leg.uuid, leg.profile.callee_name, leg.profile.callee_number)
+
+
+def _bridge_failed(sw, ch, result):
+    cause = result.cause or "NORMAL_CLEARING"
+    failed = result.finished[-1] if result.finished else None
+    if failed is not None:
+        ch.set_var("originate_signal_bond", failed.uuid)
+        ch.push_var("originated_legs", _leg_record(failed))
+        ch.set_var("last_bridge_hangup_cause", cause)
+        if cause in SIP_RESPONSES and failed.is_sip:
+            ch.set_var("last_bridge_proto_specific_hangup_cause",
+                       "sip:%d" % SIP_RESPONSES[cause])
+        ch.push_var("originate_causes", "%s;%s" % (failed.uuid, cause))
+    ch.set_vars((("originate_disposition", cause), ("DIALSTATUS", DIALSTATUS.get(cause, cause)),
+                 ("originate_failed_cause", cause)))
+    if not ch.hung_up and not _continue_on_fail(ch.get_var("continue_on_fail"), cause):
+        sw.hangup(ch, cause)
+
+
+def _continue_on_fail(setting, cause):
+    """``continue_on_fail``: true, or a list of causes (names or Q.850 numbers)."""
+    if _true(setting):
+        return True
+    wanted = {item.strip().upper() for item in (setting or "").split(",") if item.strip()}
+    return cause in wanted or str(CAUSES.get(cause, "")) in wanted
 
 
 def _bridged_app(session, other):
@@ -182,12 +254,16 @@ def _bridged_app(session, other):
     bridged_at = sw.now_us()
     for leg in (ch, other):
         leg.bridged_us = leg.profile.times.bridged = bridged_at
+    other.call_uuid = ch.uuid
     pair = [("Bridge-A-Unique-ID", ch.uuid), ("Bridge-B-Unique-ID", other.uuid)]
     sw.fire_channel(ch, "CHANNEL_BRIDGE", pre=pair)
+    if ch.is_sip:
+        gevent.sleep(0)     # the B leg tells its phone first, as captured
+        _call_update(sw, ch, other)
     _stay_bridged(session, other)
     ch.set_var("last_bridge_to", other.uuid)
     sw.fire_channel(ch, "CHANNEL_UNBRIDGE", pre=pair)
-    if not ch.hung_up:
+    if not ch.hung_up and not _transferred(session):
         if _true(ch.get_var("hangup_after_bridge")):
             sw.hangup(ch, "NORMAL_CLEARING")
         elif _true(ch.get_var("park_after_bridge")):
@@ -197,9 +273,11 @@ def _bridged_app(session, other):
 def b_leg_of_bridge_app(session, other):
     """The B leg of the bridge app, in its own session: exchange media until it ends."""
     sw, ch = session.sw, session.ch
+    ch.set_var("call_uuid", other.uuid)
     sw.running_state(ch, "CS_EXCHANGE_MEDIA")
     _call_update(sw, ch, other)
     _stay_bridged(session, other)
-    if not ch.hung_up and _true(ch.get_var("park_after_bridge")):
+    if not ch.hung_up and not _transferred(session) and _true(
+            ch.get_var("park_after_bridge")):
         sw.running_state(ch, "CS_EXECUTE")
         session.execute("park", "")
