@@ -5,6 +5,7 @@ what is compared, and the one explicit allowance (``SIP_ONLY``), is described in
 test_sim_conformance.py's docstring.
 """
 
+import difflib
 import pathlib
 import re
 
@@ -14,7 +15,7 @@ DATA = pathlib.Path(__file__).parent / "data"
 
 #: Variables only a real SIP/RTP stack or FreeSWITCH's example directory has.
 SIP_ONLY = re.compile(
-    r"^(sip_|rtp_|sofia_|recovery_profile_name|switch_r_sdp|ep_codec_string|local_media_|"
+    r"^(sip_|rtp_|sofia_|recovery_profile_name|switch_[rm]_sdp|ep_codec_string|local_media_|"
     r"advertised_media_ip|remote_media_|(remote_)?(audio|video|text)_media_flow|dtmf_type|"
     r"record_stereo|default_gateway|default_areacode|transfer_fallback_extension|toll_allow|"
     r"callgroup|proto_specific_hangup_cause|last_bridge_proto_specific_hangup_cause)")
@@ -22,6 +23,10 @@ SIP_ONLY = re.compile(
 #: Set by one leg's thread on the other leg at the end of a bridge: in FreeSWITCH it lands on
 #: whichever event that leg fires next, so its first appearance is timing, not protocol.
 TIMING_VARIABLES = frozenset(("variable_bridge_hangup_cause",))
+
+#: Reset on the B leg by the A leg's thread when a bridge ends: where that lands in the B leg's
+#: variable order is thread timing (both interleavings are captured). Present, order unchecked.
+TIMING_ORDER = frozenset(("variable_call_uuid",))
 
 KEY_VALUES = (
     "Event-Calling-File", "Event-Calling-Function", "Event-Calling-Line-Number",
@@ -78,16 +83,23 @@ def variables(event):
 
 def assert_leg(leg, captured, simulated, ordered, keys=()):
     names = [e.name for e in captured]
-    assert [e.name for e in simulated] == names, leg
+    assert [e.name for e in simulated] == names, "%s:\n%s" % (leg, "\n".join(
+        difflib.unified_diff(names, [e.name for e in simulated], "captured", "simulated",
+                             lineterm="")))
     for i, (real, sim) in enumerate(zip(captured, simulated)):
         where = "%s #%d %s" % (leg, i, real.name)
-        assert shape(sim) == shape(real), where
+        assert shape(sim) == shape(real), "%s: %s" % (where, _first_difference(
+            shape(sim), shape(real)))
         for key in KEY_VALUES + tuple(keys):
             assert sim.get(key) == real.get(key), "%s %s" % (where, key)
         if ordered:
-            assert variables(sim) == variables(real), where
+            mine, theirs = _ordered(variables(sim)), _ordered(variables(real))
+            assert mine == theirs, "%s:\n%s" % (where, "\n".join(
+                difflib.unified_diff(theirs, mine, "captured", "simulated", lineterm="")))
         else:
-            assert sorted(set(variables(sim))) == sorted(set(variables(real))), where
+            mine, theirs = set(variables(sim)), set(variables(real))
+            assert mine == theirs, "%s: only simulated %s, only captured %s" % (
+                where, sorted(mine - theirs), sorted(theirs - mine))
 
 
 def assert_global(captured, simulated):
@@ -108,3 +120,16 @@ def assert_scenario(name, simulated, skip=(), ordered=False, keys=(), leg_name=N
             assert_global(events, sim[leg])
         elif leg not in skip:
             assert_leg(leg, events, sim[leg], ordered, keys)
+
+
+def _ordered(names):
+    """Names in order, TIMING_ORDER ones sorted to the end (their presence still counts)."""
+    return [n for n in names if n not in TIMING_ORDER] + sorted(
+        n for n in names if n in TIMING_ORDER)
+
+
+def _first_difference(mine, theirs):
+    for i, (a, b) in enumerate(zip(mine, theirs)):
+        if a != b:
+            return "header #%d simulated %s, captured %s" % (i, a, b)
+    return "simulated %d headers, captured %d" % (len(mine), len(theirs))

@@ -43,8 +43,9 @@ def link(sw, a, b):
     for me, other in ((a, b), (b, a)):
         _bridge_variables(me, other, history + other.uuid)
         me.state = 8
+    a.bridge_started = b.bridge_started = False
+    b.session.ask("bridge", B, a)     # the B leg's thread is the first to move, as captured
     a.session.ask("bridge", A, b)
-    b.session.ask("bridge", B, a)
 
 
 def join(a, b, a_profile=None):
@@ -55,7 +56,7 @@ def join(a, b, a_profile=None):
     a.other_profile = b.profile.clone(logical_direction="inbound", index="", transfer_source="",
                                       times=b.profile.times.copy())
     b.other_type = "originator"
-    b.other_profile = (a_profile or a.profile).clone(index="", times=None)
+    b.other_profile = (a_profile or a.profile).clone(index="", transfer_source="", times=None)
 
 
 def _new_profile(profile, now, transfer_source, **changes):
@@ -73,7 +74,7 @@ def _bridge_variables(me, other, transfer):
     me.set_var("original_destination_number", me.profile.destination)
     me.set_var("original_caller_id_name", me.profile.cid_name)
     me.set_var("original_caller_id_number", me.profile.cid_number)
-    me.set_var("transfer_history", transfer)
+    me.push_var("transfer_history", transfer)
     me.set_var("transfer_source", transfer)
 
 
@@ -85,6 +86,8 @@ def run_uuid_bridge(session, role, other):
     ch.unset_var("uuid_bridge")
     for state in ("CS_HIBERNATE", "CS_RESET", "CS_SOFT_EXECUTE"):
         sw.running_state(ch, state)
+    if role == B:
+        ch.set_var("call_uuid", ch.call_uuid)   # as captured: moved, still its own
     calling = "BRIDGE_EXECUTE_A" if role == A else "BRIDGE_EXECUTE_B"
     ch.application = ("uuid_bridge", other.uuid)
     sw.fire_channel(ch, "CHANNEL_EXECUTE", calling=calling, post=[
@@ -96,9 +99,14 @@ def run_uuid_bridge(session, role, other):
 
 
 def _bridged_b(session, other):
+    """The B side: wait for the A side's CHANNEL_BRIDGE, then exchange media until it ends."""
     sw, ch = session.sw, session.ch
+    while not (ch.bridge_started or session.interrupted() or other.hung_up):
+        session.wait(messages=False)
+    if session.interrupted() or other.hung_up:
+        return
     sw.running_state(ch, "CS_EXCHANGE_MEDIA")
-    _call_update(sw, ch, other)
+    _exchange(sw, ch, other, (other.profile.cid_name, other.profile.cid_number))
     _stay_bridged(session, other)
     if not ch.hung_up and not _transferred(session):
         _after_bridge(session)
@@ -114,11 +122,15 @@ def _bridged(session, other, originator):
     other.set_var("call_uuid", ch.uuid)
     pair = [("Bridge-A-Unique-ID", ch.uuid), ("Bridge-B-Unique-ID", other.uuid)]
     sw.fire_channel(ch, "CHANNEL_BRIDGE", pre=pair)
+    ch.bridge_started = other.bridge_started = True
+    other.signal.set()
     if ch.is_sip:
         gevent.sleep(0)     # the B leg tells its phone first, as captured
-        _call_update(sw, ch, other)
+        _tell_callee(sw, ch, other)
     _stay_bridged(session, other)
-    ch.set_var("last_bridge_to", other.uuid)
+    _await_report(session, other)
+    if ch.get_var("last_bridge_to") != other.uuid:
+        ch.set_var("last_bridge_to", other.uuid)
     if other.hung_up:
         ch.set_var("bridge_hangup_cause", other.hangup_cause)
     if not other.destroyed:
@@ -126,7 +138,7 @@ def _bridged(session, other, originator):
         other.set_var("call_uuid", other.uuid)
     sw.fire_channel(ch, "CHANNEL_UNBRIDGE", pre=pair)
     if not ch.hung_up and not _transferred(session):
-        sw.running_state(ch, "CS_EXECUTE")
+        session.enter_execute()   # the state handler sets call_uuid again
         _after_bridge(session)
 
 
@@ -141,8 +153,20 @@ def _stay_bridged(session, other):
     if not ch.hung_up and session.request is not None:
         ch.left_bridge = True      # a transfer takes this leg out; the partner is told
         other.signal.set()
-    if not other.hung_up and ch.partner is other:
-        ch.partner = None          # the bridge is over for a leg that lives on
+    ch.unset_var("bridge_to")
+    if not ch.hung_up and not other.hung_up and ch.partner is other:
+        ch.partner = None          # the bridge is over for legs that live on
+
+
+def _await_report(session, other):
+    """A hung-up B leg reports (CHANNEL_HANGUP_COMPLETE) before the A side's CHANNEL_UNBRIDGE,
+    and is destroyed after it (one of the captured interleavings)."""
+    signal = session.ch.signal
+    while (other.hung_up and not other.destroyed
+           and other.running not in ("CS_REPORTING", "CS_DESTROY")):
+        signal.clear()
+        if not signal.wait(1.0):
+            break
 
 
 def _transferred(session):
@@ -157,20 +181,36 @@ def _after_bridge(session):
         session.extension.insert(session.position, ("park", ""))
 
 
-def _call_update(sw, ch, other):
-    """B tells the caller's id to its phone: CALL_UPDATE SEND (a re-INVITE on SIP)."""
-    other.set_var("last_sent_callee_id_name", ch.profile.cid_name)
-    other.set_var("last_sent_callee_id_number", ch.profile.cid_number)
+def _exchange(sw, ch, other, told):
+    """The B leg's side of a starting bridge: the bridge variables of both legs (in the
+    captured order), then B's phone is told ``told`` (name, number): CALL_UPDATE SEND."""
     for name in ("bridge_to", "last_bridge_to"):
         ch.set_var(name, other.uuid)
         other.set_var(name, ch.uuid)
-    ch.set_var("last_sent_callee_id_name", other.profile.cid_name)
-    ch.set_var("last_sent_callee_id_number", other.profile.cid_number)
+    for me, peer in ((ch, other), (other, ch)):
+        me.set_vars((("bridge_channel", peer.name), ("bridge_uuid", peer.uuid),
+                     ("signal_bond", peer.uuid)))
+    other.set_var("last_sent_callee_id_name", ch.profile.cid_name)
+    other.set_var("last_sent_callee_id_number", ch.profile.cid_number)
+    _tell_phone(sw, ch, told[0], told[1], other)
+
+
+def _tell_callee(sw, ch, other):
+    """The A leg of a bridge tells its phone the callee it reached (a number as its name)."""
+    profile = ch.profile
+    _tell_phone(sw, ch, profile.callee_name or profile.callee_number, profile.callee_number,
+                other)
+
+
+def _tell_phone(sw, ch, name, number, other):
+    """CALL_UPDATE SEND: the leg's phone is told whom it talks to (a re-INVITE on SIP)."""
+    ch.set_var("last_sent_callee_id_name", name)
+    ch.set_var("last_sent_callee_id_number", number)
     ch.listed_profile = ch.profile.clone()
     calling = "CALL_UPDATE_SOFIA" if ch.is_sip else "CALL_UPDATE"
     sw.fire_channel(ch, "CALL_UPDATE", calling=calling, pre=[
-        ("Direction", "SEND"), ("Sent-Callee-ID-Name", other.profile.cid_name),
-        ("Sent-Callee-ID-Number", other.profile.cid_number), ("Bridged-To", other.uuid)])
+        ("Direction", "SEND"), ("Sent-Callee-ID-Name", name),
+        ("Sent-Callee-ID-Number", number), ("Bridged-To", other.uuid)])
 
 
 def _true(value):
@@ -199,7 +239,11 @@ def run_bridge_app(session, dialstring):
     if waiting:
         sw.callstate(ch, "RING_WAIT")
 
-    def answered():
+    def answered(leg=None):
+        if leg is not None:     # the caller now knows whom it reached
+            ch.profile.callee_name = leg.profile.callee_name
+            ch.profile.callee_number = leg.profile.callee_number
+            join(ch, leg)
         if waiting and not ch.hung_up:
             sw.callstate(ch, "ACTIVE")
     result = originate.ring_for_bridge(sw, ch, dialstring, answered)
@@ -208,14 +252,11 @@ def run_bridge_app(session, dialstring):
         _bridge_failed(sw, ch, result)
         return
     other = result.channel
-    join(ch, other)
     for _ in range(2):      # the user/ endpoint's inner and outer originate both record it
         ch.push_var("originated_legs", _leg_record(other))
         ch.push_var("originate_causes", "%s;NONE" % other.uuid)
-    ch.set_vars((("originate_disposition", "SUCCESS"), ("DIALSTATUS", "SUCCESS")))
-    for me, peer in ((ch, other), (other, ch)):
-        me.set_vars((("bridge_channel", peer.name), ("bridge_uuid", peer.uuid),
-                     ("signal_bond", peer.uuid)))
+    ch.set_vars((("originate_disposition", "SUCCESS"), ("DIALSTATUS", "SUCCESS"),
+                 ("signal_bond", other.uuid)))
     other.session.start_custom(lambda leg_session: b_leg_of_bridge_app(leg_session, ch))
     _bridged_app(session, other)
 
@@ -259,9 +300,10 @@ def _bridged_app(session, other):
     sw.fire_channel(ch, "CHANNEL_BRIDGE", pre=pair)
     if ch.is_sip:
         gevent.sleep(0)     # the B leg tells its phone first, as captured
-        _call_update(sw, ch, other)
+        _tell_callee(sw, ch, other)
     _stay_bridged(session, other)
-    ch.set_var("last_bridge_to", other.uuid)
+    if ch.get_var("last_bridge_to") != other.uuid:
+        ch.set_var("last_bridge_to", other.uuid)
     sw.fire_channel(ch, "CHANNEL_UNBRIDGE", pre=pair)
     if not ch.hung_up and not _transferred(session):
         if _true(ch.get_var("hangup_after_bridge")):
@@ -275,7 +317,7 @@ def b_leg_of_bridge_app(session, other):
     sw, ch = session.sw, session.ch
     ch.set_var("call_uuid", other.uuid)
     sw.running_state(ch, "CS_EXCHANGE_MEDIA")
-    _call_update(sw, ch, other)
+    _exchange(sw, ch, other, (ch.profile.cid_name, ch.profile.cid_number))
     _stay_bridged(session, other)
     if not ch.hung_up and not _transferred(session) and _true(
             ch.get_var("park_after_bridge")):

@@ -228,7 +228,9 @@ class Channel:
         self.peer = None                    # the other loopback leg
         self.partner = None                 # the bridged leg
         self.left_bridge = False            # left its bridge without hanging up (transfer)
+        self.bridge_started = False         # uuid_bridge: the A side fired CHANNEL_BRIDGE
         self.hold_music = None              # the broadcast playing to the partner while held
+        self.hold_record = []               # [(held_us, unheld_us)]: hold_events in the CDR
         self.presence_count = 0
         self.dtmf_log = ""                  # digits_dialed
         self.completed_elsewhere = False    # lost a ring-all race

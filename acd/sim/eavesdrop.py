@@ -28,9 +28,10 @@ def eavesdrop(session, arg):
     _read_codec(sw, ch, L16)
     bug = [("Media-Bug-Function", "eavesdrop"), ("Media-Bug-Target", target.uuid)]
     sw.fire_channel(target, "MEDIA_BUG_START", pre=bug)
+    name, number = target.profile.cid_name, target.profile.cid_number
+    ch.set_vars((("last_sent_callee_id_name", name), ("last_sent_callee_id_number", number)))
     sw.fire_channel(ch, "CALL_UPDATE", calling="CALL_UPDATE_SOFIA", pre=[
-        ("Direction", "SEND"), ("Sent-Callee-ID-Name", target.profile.cid_name),
-        ("Sent-Callee-ID-Number", target.profile.cid_number)])
+        ("Direction", "SEND"), ("Sent-Callee-ID-Name", name), ("Sent-Callee-ID-Number", number)])
     session.digits.clear()
     while not session.interrupted() and not target.hung_up:
         if END_DIGIT in session.digits:
@@ -46,6 +47,7 @@ def eavesdrop(session, arg):
 
 def _read_codec(sw, ch, codec):
     ch.read_codec = codec
+    ch.set_vars((("read_codec", codec.name), ("read_rate", codec.rate)))
     sw.fire_channel(ch, "CODEC", with_vars=False, post=[
         ("channel-read-codec-name", codec.name), ("channel-read-codec-rate", codec.rate),
         ("channel-read-codec-bit-rate", codec.bit_rate)])

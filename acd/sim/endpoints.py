@@ -161,7 +161,7 @@ class LoopbackLeg(OutboundLeg):
 
     def start(self):
         """The B leg runs the dialplan for the destination (no route: NO_ROUTE_DESTINATION)."""
-        extension = self.sw.extension_for(self.destination)
+        extension = self.sw.extension_for(self.destination, self.context, self.b)
         if extension is None:
             self.sw.hangup(self.b, "NO_ROUTE_DESTINATION")
             self.b.session.start_custom(lambda s: None)
@@ -192,7 +192,7 @@ class SipLeg(OutboundLeg):
                              orig_cid_name=first.orig_cid_name,
                              orig_cid_number=first.orig_cid_number,
                              callee_name="Outbound Call", callee_number=user_id, ani=first.ani,
-                             destination=user_id, uuid=ch.uuid,
+                             network_addr=first.network_addr, destination=user_id, uuid=ch.uuid,
                              source="src/switch_ivr_originate.c", context="default",
                              chan_name=name, index=1, times=Times(now))
         if originator is not None:

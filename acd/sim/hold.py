@@ -59,9 +59,10 @@ def hold(sw, ch):
 def unhold(sw, ch):
     if ch.callstate != "HELD" or ch.hung_up:
         return False
-    times = ch.profile.times
+    times, now = ch.profile.times, sw.now_us()
     sw.callstate(ch, "UNHELD")
-    times.hold_accum += max(sw.now_us() - times.last_hold, 0)
+    times.hold_accum += max(now - times.last_hold, 0)
+    ch.hold_record.append((times.last_hold, now))
     sw.callstate(ch, "ACTIVE")
     if ch.hold_music is not None:
         partner, message = ch.hold_music

@@ -144,7 +144,7 @@ def _variables(sw, ch, spec, host):
     user, name = spec["from"], spec.get("name", "")
     tag = ch.uuid.split("-")[0]
     display = '"%s" ' % name if name else ""
-    ch.set_vars([("direction", "inbound"), ("uuid", ch.uuid),
+    ch.set_vars([("direction", "inbound"), ("uuid", ch.uuid), ("call_uuid", ch.uuid),
                  ("session_id", sw.next_session_id()), ("sip_from_user", user),
                  ("sip_from_uri", "%s@%s" % (user, host)), ("sip_from_host", host),
                  ("channel_name", ch.name), ("sip_call_id", "%s@%s" % (ch.uuid, host)),
@@ -168,3 +168,4 @@ def _variables(sw, ch, spec, host):
                  ("sip_user_agent", spec.get("user-agent") or "acd-sim-caller-%s" % user),
                  ("max_forwards", 70), ("presence_id", ch.presence_id)])
     ch.set_vars(("sip_h_" + header, value) for header, value in spec.get("headers", {}).items())
+    ch.set_var("endpoint_disposition", "DELAYED NEGOTIATION")

@@ -59,7 +59,7 @@ def originate(sw, request, report_later):
 def ring_for_bridge(sw, caller, dialstring, answered=None):
     """The bridge app: ring the dial string for ``caller``; returns the answered leg or None.
     The new legs show the caller's ``effective_caller_id_name``/``_number`` unless their own
-    origination_caller_id_* say otherwise; ``answered()`` runs when one answers, before the
+    origination_caller_id_* say otherwise; ``answered(leg)`` runs when one answers, before the
     winner's after-answer events."""
     started = sw.clock()
     try:
@@ -102,7 +102,7 @@ def ring(sw, legs, deadline, started, originator=None, answered=None):
         _arm_leg_timeout(sw, item, started)
     winner = _wait_for_winner(sw, prepared, attempt, deadline)
     if winner is not None and answered is not None:
-        answered()
+        answered(winner.channel)
     return _settle(sw, prepared, winner)
 
 

@@ -127,6 +127,8 @@ class Session:
         if not self.ch.hung_up:
             self.sw.hangup(self.ch, self.pending_hangup or "NORMAL_CLEARING")
         self.sw.hangup_phase(self.ch)
+        if self.ch.partner is not None:
+            gevent.sleep(0)   # the bridge partner's thread ends the bridge before the destroy
         self.sw.destroy(self.ch)
 
     def _handle_request(self):

@@ -67,17 +67,23 @@ class Switch:
         self.sessions_since_startup += 1
         self.peak_sessions = max(self.peak_sessions, len(self.channels))
 
-    def extension_for(self, destination, context="default"):
+    def extension_for(self, destination, context="default", ch=None):
         """The simulated XML dialplan of context ``default``: destination -> [(application,
         argument), ...] or None. An exact key wins; then the ``^regex`` keys in their order
-        (a catch-all such as the vanilla ``^(.*)$``). Any other context has no extensions."""
+        (a catch-all such as the vanilla ``^(.*)$``), whose captures ($0, $1, ...) go to the
+        channel ``ch`` as ``DP_MATCH``. Any other context has no extensions."""
         if context != "default":
             return None
         apps = self.config.dialplan.get(destination)
         if apps is None and not destination.startswith("^"):
             for pattern, candidate in self.patterns:
-                if pattern.search(destination):
+                match = pattern.search(destination)
+                if match:
                     apps = candidate
+                    if ch is not None:
+                        ch.unset_var("DP_MATCH")
+                        for group in (match.group(0),) + match.groups():
+                            ch.push_var("DP_MATCH", group or "")
                     break
         return list(apps) if apps is not None else None
 
@@ -254,8 +260,7 @@ class Switch:
             ch.set_var("last_bridge_role", "originator" if ch.other_type == "originatee"
                        else "originatee")
         self.fire_channel(ch, "CHANNEL_HANGUP")
-        if bridged:
-            ch.unset_var("bridge_to")
+        if bridged:   # the hung-up leg keeps it while its application winds down
             ch.partner.unset_var("bridge_to")
         if ch.peer is not None and not ch.peer.hung_up:
             self._hangup_peer(ch.peer, cause)
@@ -278,6 +283,7 @@ class Switch:
 
     def hangup_phase(self, ch):
         """CS_HANGUP .. CHANNEL_HANGUP_COMPLETE (the reporting state)."""
+        ch.unset_var("bridge_to")
         self.running_state(ch, "CS_HANGUP")
         if ch.session is not None:
             ch.session.close_media("success-silence")
@@ -288,6 +294,8 @@ class Switch:
         self.running_state(ch, "CS_REPORTING")
         self._cdr_variables(ch)
         self.fire_channel(ch, "CHANNEL_HANGUP_COMPLETE", pre=[("Hangup-Cause", ch.hangup_cause)])
+        if ch.partner is not None:
+            ch.partner.signal.set()
 
     def destroy(self, ch):
         """CHANNEL_DESTROY and CS_DESTROY; the channel is gone afterwards."""

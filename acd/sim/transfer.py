@@ -38,6 +38,9 @@ def start(sw, ch, destination, dialplan="XML", context="default"):
     ch.set_var("max_forwards", forwards)
     ch.push_var("transfer_history", source)
     ch.set_var("transfer_source", source)
+    bond = ch.get_var("signal_bond")
+    if bond and sw.find(bond) is not None:
+        sw.find(bond).unset_var("signal_bond")
     ch.unset_var("signal_bond")
     ch.set_state(number="CS_ROUTING")
     if ch.session is not None:
@@ -58,10 +61,10 @@ def route(session, destination, context):
     """The transferred leg's session runs the dialplan again (CS_ROUTING .. CS_EXECUTE)."""
     sw, ch = session.sw, session.ch
     sw.running_state(ch, "CS_ROUTING")
+    extension = sw.extension_for(destination, context, ch)
     ch.set_var("call_uuid", ch.call_uuid)
     if ch.direction == "outbound" and not ch.hit_dialplan:
         sw.flip_cid(ch, swap=True)
-    extension = sw.extension_for(destination, context)
     if extension is None:
         sw.hangup(ch, "NO_ROUTE_DESTINATION")
     else:
