@@ -18,7 +18,9 @@ named where it is made:
 """
 
 import re
+import time
 import uuid as uuidlib
+import wave
 
 import pytest
 
@@ -81,9 +83,16 @@ def bridged_call(esl, user="1001"):
     return a_leg, b_leg, agent
 
 
-def compare(name, esl, skip=(), keys=(), captured=None, ordered=True, simulated=None):
-    assert_scenario(name, esl.history() if simulated is None else simulated, skip=skip,
-                    keys=keys, leg_name=leg_name, captured=captured, ordered=ordered)
+def compare(name, esl, skip=(), keys=(), captured=None, ordered=True):
+    assert_scenario(name, simulated(esl), skip=skip, keys=keys, leg_name=leg_name,
+                    captured=captured, ordered=ordered)
+
+
+def simulated(esl):
+    """What the simulator emitted, without the API events of its own commands (sim_call,
+    sim_dtmf): they stand for what a real phone did, which fires no API event."""
+    return [e for e in esl.history() if not (e.name == "API" and
+                                             e.get("API-Command", "").startswith("sim_"))]
 
 
 # --- allowances ------------------------------------------------------------------------------
@@ -259,6 +268,80 @@ def test_eavesdrop(esl):
     compare("eavesdrop", esl, skip=("loopback/5000-a",), keys=("Media-Bug-Function",))
 
 
+def test_record_consent(esl, tmp_path):
+    a_leg, b_leg, agent = bridged_call(esl, "1006")
+    paths = [str(tmp_path / ("test-%d.wav" % n)) for n in range(1, 5)]
+    ok = b"+OK Success\n"
+
+    def record(action, path):
+        return esl.api("uuid_record %s %s %s" % (b_leg, action, path))
+    started = time.monotonic()
+    assert record("start", paths[0]) == ok
+    assert esl.api("uuid_recv_dtmf %s *9" % b_leg) == (
+        "+OK %s received DTMF *9.\n" % b_leg).encode()
+    esl.wait_event(is_event("DTMF", Unique_ID=b_leg, DTMF_Digit="9"))
+    assert record("mask", paths[0]) == ok
+    assert esl.api("sim_dtmf %s 5 info" % agent).startswith(b"+OK ")
+    esl.wait_event(is_event("DTMF", Unique_ID=a_leg, DTMF_Digit="5"))
+    time.sleep(0.4)
+    assert record("unmask", paths[0]) == ok
+    assert esl.api("sim_dtmf %s 7 rfc2833 280" % agent).startswith(b"+OK ")
+    esl.wait_event(is_event("DTMF", Unique_ID=a_leg, DTMF_Digit="7"))
+    assert record("pause", paths[0]) == ok
+    time.sleep(0.3)
+    assert record("resume", paths[0]) == ok
+    time.sleep(0.2)
+    assert record("stop", paths[0]) == ok
+    elapsed = time.monotonic() - started
+    for path, stop in ((paths[1], paths[1]), (paths[2], "all")):
+        assert record("start", path) == ok
+        time.sleep(0.3)
+        assert record("stop", stop) == ok
+    assert record("stop", "all") == b"-ERR Cannot stop record session!\n"
+    for app in ("record_session", "stop_record_session"):
+        esl.sendmsg(b_leg, app, paths[3], event_uuid=new_uuid())
+        esl.wait_event(is_event("PRIVATE_COMMAND", Unique_ID=b_leg))
+        time.sleep(0.3)
+    esl.api("uuid_kill " + agent)
+    destroyed(esl, a_leg, b_leg, agent)
+    compare("record_consent", esl, skip=("loopback/5000-a",))
+    assert dtmf_on("loopback/5000-a", esl.history()) == dtmf_on(
+        "loopback/5000-a", capture_events("record_consent"))
+    assert_recordings(esl, paths, elapsed - 0.3)
+
+
+def dtmf_on(channel, events):
+    return [(e.get("DTMF-Digit"), e.get("DTMF-Source"), e.get("DTMF-Duration"))
+            for e in events if e.name == "DTMF" and e.get("Channel-Name") == channel]
+
+
+def assert_recordings(esl, paths, first_seconds):
+    """Real WAV files of the stops' sizes; the masked span is digital zero, the pause left out."""
+    stops = {e.get("Record-File-Path"): e for e in esl.history() if e.name == "RECORD_STOP"}
+    for path in paths:
+        with wave.open(path) as wav:
+            assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 8000)
+            frames = wav.readframes(wav.getnframes())
+        stop = stops[path]
+        samples = len(frames) // 2
+        assert stop.get("variable_record_samples") == str(samples)
+        assert stop.get("variable_record_file_size") == str(44 + 2 * samples)
+        silent = _longest_zero_run(frames)
+        if path == paths[0]:
+            assert abs(samples / 8000 - first_seconds) < 0.15
+            assert 0.35 * 8000 <= silent <= 0.6 * 8000
+        else:
+            assert abs(samples / 8000 - 0.3) < 0.15 and silent <= 1
+
+
+def _longest_zero_run(frames):
+    longest = run = 0
+    for i in range(0, len(frames), 2):
+        run = run + 1 if frames[i:i + 2] == b"\x00\x00" else 0
+        longest = max(longest, run)
+    return longest
+
+
 def test_announce_in_bridge(esl):
     a_leg, b_leg, agent = bridged_call(esl)
     tone = "tone_stream://%(200,0,800)"
@@ -292,10 +375,8 @@ def test_sip_caller(esl, name):
         drive_hostile_originates(esl)
         esl.api("uuid_kill " + caller)
     destroyed(esl, caller)
-    # sim_call's own API event stands for the phone's INVITE, which fires none
-    simulated = [e for e in esl.history() if e.get("API-Command") != "sim_call"]
-    compare(name, esl, simulated=simulated, ordered=True)
-    auth = [[n for n in e.names if not n.startswith("Event-Date")] for e in simulated
+    compare(name, esl)
+    auth = [[n for n in e.names if not n.startswith("Event-Date")] for e in esl.history()
             if e.name == "CUSTOM"]
     assert auth == [[n for n in e.names if not n.startswith("Event-Date")]
                     for e in capture_events(name) if e.name == "CUSTOM"]

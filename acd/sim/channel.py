@@ -231,6 +231,7 @@ class Channel:
         self.bridge_started = False         # uuid_bridge: the A side fired CHANNEL_BRIDGE
         self.hold_music = None              # the broadcast playing to the partner while held
         self.hold_record = []               # [(held_us, unheld_us)]: hold_events in the CDR
+        self.watchers = set()               # channels to wake when this one hangs up
         self.presence_count = 0
         self.dtmf_log = ""                  # digits_dialed
         self.completed_elsewhere = False    # lost a ring-all race

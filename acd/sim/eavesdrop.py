@@ -33,11 +33,13 @@ def eavesdrop(session, arg):
     sw.fire_channel(ch, "CALL_UPDATE", calling="CALL_UPDATE_SOFIA", pre=[
         ("Direction", "SEND"), ("Sent-Callee-ID-Name", name), ("Sent-Callee-ID-Number", number)])
     session.digits.clear()
+    target.watchers.add(ch)
     while not session.interrupted() and not target.hung_up:
         if END_DIGIT in session.digits:
             break
         session.digits.clear()
         session.wait()
+    target.watchers.discard(ch)
     session.digits.clear()
     if not target.destroyed:
         sw.fire_channel(target, "MEDIA_BUG_STOP", pre=bug)

@@ -268,6 +268,8 @@ class Switch:
             self.hangup(ch.partner, cause)
         if ch.partner is not None:
             ch.partner.signal.set()
+        for watcher in ch.watchers:
+            watcher.signal.set()
         self._notify(ch)
         return True
 
