@@ -358,6 +358,12 @@ def test_announce_in_bridge(esl):
     compare("announce_in_bridge", esl, skip=("loopback/5000-a",), ordered=True)
     names = [(e.name, e.get("API-Command")) for e in esl.history()]
     assert names.index(("CHANNEL_UNBRIDGE", None)) > names.index(("API", "uuid_kill"))
+    history = esl.history()
+    sent = next(e for e in history if e.get("API-Command") == "uuid_broadcast")
+    starts = [e for e in history if e.name == "PLAYBACK_START"][:2]
+    assert [e.get("Unique-ID") for e in starts] == [agent, b_leg]    # both: the partner first
+    delay = int(starts[0].get("Event-Date-Timestamp")) - int(sent.get("Event-Date-Timestamp"))
+    assert 150000 <= delay < 1000000       # "about 200 ms later", as captured
 
 
 @pytest.mark.parametrize("name", ["sip_caller", "sip_caller_hostile"])
