@@ -11,7 +11,6 @@ from acd.sim.dialstring import UsageError, parse_originate
 from acd.sim.fsparse import ParseError
 
 NO_SUCH_CHANNEL = "-ERR No such channel!\n"
-CANNOT_LOCATE = "-ERR Cannot locate session!\n"
 
 
 def api_originate(call):

@@ -5,8 +5,8 @@ Each is ``api_<name>(call)`` -> the reply text, FreeSWITCH 1.10.12's byte for by
 """
 
 from acd.sim import dtmf, media
+from acd.sim.api_calls import NO_SUCH_CHANNEL
 
-NO_SUCH_CHANNEL = "-ERR No such channel!\n"
 CANNOT_LOCATE = "-ERR Cannot locate session!\n"
 
 

@@ -4,11 +4,18 @@ Theory of operation: ``link`` is what the API does at once: it joins the legs (`
 ``Other-Leg-*``, new caller profiles), moves both toward CS_HIBERNATE and asks both sessions to
 bridge. Each session then leaves its current application and runs its side
 (``run_uuid_bridge``): A (the first argument) CS_HIBERNATE, CS_RESET, CS_SOFT_EXECUTE,
-CHANNEL_EXECUTE uuid_bridge, CHANNEL_BRIDGE (fired once, on A); B the same states then
-CS_EXCHANGE_MEDIA and CALL_UPDATE. While bridged both run queued messages. When B hangs up, A
-fires CHANNEL_UNBRIDGE and returns to CS_EXECUTE to continue its extension (or parks with
+CHANNEL_EXECUTE uuid_bridge, CHANNEL_BRIDGE (fired once, on A; a SIP A leg then tells its phone:
+CALL_UPDATE SEND); B the same states, waits for A's CHANNEL_BRIDGE, then CS_EXCHANGE_MEDIA, the
+bridge variables of both legs in the captured order, and CALL_UPDATE. While bridged both run
+queued messages (broadcasts, hold music). When B hangs up, A waits for B's hangup report, fires
+CHANNEL_UNBRIDGE and returns to CS_EXECUTE to continue its extension (or parks with
 ``park_after_bridge=true``, hangs up with ``hangup_after_bridge=true``); when A hangs up, B is hung
-up with it (switch.hangup).
+up with it (switch.hangup). A leg that a transfer takes out of the bridge leaves it
+(``left_bridge``): the other side's bridge ends too, and both forget the partner.
+
+The ``bridge`` application rings its legs as their "originator" (originate.ring_for_bridge), waits
+in RING_WAIT, and on failure sets DIALSTATUS and friends and hangs up with the cause unless
+``continue_on_fail`` says otherwise (capture click_to_dial).
 """
 
 import uuid as uuidlib
