@@ -420,5 +420,6 @@ def assert_hostile_values_as_captured(esl, caller):
                    "variable_sip_h_X-Evil"):
         assert sim[0][header] == real[0][header], header
     for mine, theirs in zip(sim[1:], real[1:]):
-        for header in ("Caller-Caller-ID-Name", "variable_origination_caller_id_name"):
+        for header in ("Caller-Caller-ID-Name", "variable_origination_caller_id_name",
+                       "variable_sip_from_display"):
             assert mine.get(header) == theirs.get(header), header

@@ -276,6 +276,8 @@ class SipLeg(OutboundLeg):
             ch.profile.network_addr = "127.0.0.1"
             sw.hangup(ch, settings.respond)
             return
+        if ch.profile.cid_name:   # the phone's 180 echoes the From display it was sent
+            ch.set_var("sip_from_display", phone_display(ch.profile.cid_name))
         sw.ring_ready(ch)
         if settings.respond:
             self._later(settings.after, sw.hangup, ch, settings.respond)
@@ -350,6 +352,13 @@ def sofia_leg(sw, leg, attempt, rest):
     if not number:
         raise LegFailure("INVALID_NUMBER_FORMAT")
     return SipLeg(sw, leg, attempt, "gateway", number, sw.users.get(number), name)
+
+
+def phone_display(name):
+    """What a phone makes of ``From: "<name>"``: mod_sofia writes the caller id name unescaped,
+    so a ``"`` in it ends the quoted-string early; the captured phone then showed what follows
+    the last ``"`` (``Eve, } ] ' " % ^ Boss`` -> `` % ^ Boss``, capture sip_caller_hostile)."""
+    return name.rsplit('"', 1)[-1] if '"' in name else name
 
 
 def contact_host(user_id):
