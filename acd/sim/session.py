@@ -4,10 +4,12 @@ Theory of operation: once a leg is up (an inbound loopback leg at once, an outbo
 originate succeeds), ``Session.start`` runs its extension -- the dialplan applications or the
 ``&app()`` of originate -- one application at a time (CHANNEL_EXECUTE ... CHANNEL_EXECUTE_COMPLETE).
 Blocking applications wait on the channel's signal, never poll; they end early when the channel
-hangs up or a *request* arrives (``uuid_bridge``, ``uuid_transfer``, ``uuid_break``). Messages
-queued by ``sendmsg``/``uuid_broadcast`` run when the session is idle (park, sleep, bridged,
-between applications), each followed by PRIVATE_COMMAND. DTMF injected with ``uuid_recv_dtmf`` is
-dequeued here (DTMF event) and handed to applications that read digits.
+hangs up or a *request* arrives (``uuid_bridge``, ``uuid_transfer``, ``uuid_park``,
+``uuid_break``). Messages queued by ``sendmsg``/``uuid_broadcast``/hold music run when the session
+is idle (park, sleep, bridged, between applications), each followed by PRIVATE_COMMAND (``loops:
+-1`` repeats until broken). Digits the leg receives (``uuid_recv_dtmf``, its phone's ``sim_dtmf``)
+are dequeued here (dtmf.py: the DTMF event, carried on through a bridge) and handed to
+applications that read digits.
 
 When the extension is used up the channel hangs up NORMAL_CLEARING; the session then runs the
 hangup teardown (CS_HANGUP .. CHANNEL_DESTROY).
