@@ -20,8 +20,6 @@ caller_park, dtmf_ivr, abandon_while_ringing and special_values.
 """
 
 import json
-import pathlib
-import re
 import time
 import uuid as uuidlib
 
@@ -29,8 +27,7 @@ import pytest
 
 from tests.sim_fixtures import esl_fixture, world_fixture
 from tests.rawesl import connect, is_event, read_frames
-
-DATA = pathlib.Path(__file__).parent / "data"
+from tests.sim_compare import DATA, assert_scenario, capture_events
 
 #: The world of the captures (tests/data/README.md), with shorter delays.
 WORLD = {
@@ -46,102 +43,10 @@ WORLD = {
     "sounds": {"default": 0.2},
 }
 
-#: Variables only a real SIP/RTP stack or FreeSWITCH's example directory has.
-SIP_ONLY = re.compile(
-    r"^(sip_|rtp_|sofia_|recovery_profile_name|switch_r_sdp|ep_codec_string|local_media_|"
-    r"advertised_media_ip|remote_media_|(remote_)?(audio|video|text)_media_flow|dtmf_type|"
-    r"record_stereo|default_gateway|default_areacode|transfer_fallback_extension|toll_allow|"
-    r"callgroup|proto_specific_hangup_cause|last_bridge_proto_specific_hangup_cause)")
-
-#: Set by one leg's thread on the other leg at the end of a bridge: in FreeSWITCH it lands on
-#: whichever event that leg fires next, so its first appearance is timing, not protocol.
-TIMING_VARIABLES = frozenset(("variable_bridge_hangup_cause",))
-
-KEY_VALUES = (
-    "Event-Calling-File", "Event-Calling-Function", "Event-Calling-Line-Number",
-    "Channel-State", "Channel-State-Number", "Channel-Call-State", "Answer-State",
-    "Hangup-Cause", "Call-Direction", "Channel-HIT-Dialplan", "Application",
-    "Application-Response", "Original-Channel-Call-State", "Channel-Call-State-Number",
-    "Other-Type", "Playback-Status", "Playback-File-Type", "DTMF-Digit", "DTMF-Duration",
-    "DTMF-Source", "Record-Completion-Cause", "Media-Bug-Function", "Caller-Caller-ID-Name",
-    "Caller-Caller-ID-Number", "Caller-Destination-Number", "Caller-Context", "Caller-Source",
-    "Caller-Profile-Index", "variable_read_result", "variable_acd_choice",
-    "variable_dialed_user", "variable_acd_queue", "variable_endpoint_disposition",
-)
 CALLER = ("{origination_caller_id_number=+4930123456,"
           "origination_caller_id_name='Erika Mustermann'}loopback/DEST &park()")
 AGENT = ("{origination_uuid=%s,originate_timeout=10,ignore_early_media=true,acd_role=agent}"
          "user/%s &park()")
-
-
-# --- comparing -------------------------------------------------------------------------------
-
-def capture_events(name):
-    frames = read_frames((DATA / (name + ".recv")).read_bytes())
-    return [frame.event() for frame in frames if frame.is_event]
-
-
-def by_leg(events):
-    """{leg: [events]} by Channel-Name (#2, #3 for a name seen again); '' = no channel."""
-    legs, names, seen = {}, {}, {}
-    for event in events:
-        uid = event.get("Unique-ID")
-        if not uid or event.name in ("API", "BACKGROUND_JOB", "HEARTBEAT", "RE_SCHEDULE"):
-            legs.setdefault("", []).append(event)
-            continue
-        if uid not in names:
-            base = event.get("Channel-Name")
-            seen[base] = seen.get(base, 0) + 1
-            names[uid] = base + ("#%d" % seen[base] if seen[base] > 1 else "")
-        legs.setdefault(names[uid], []).append(event)
-    return legs
-
-
-def shape(event):
-    out = []
-    for name in event.names:
-        if name.startswith("variable_"):
-            if not out or out[-1] != "<variables>":
-                out.append("<variables>")
-        else:
-            out.append(name)
-    return out
-
-
-def variables(event):
-    return [n for n in event.names if n.startswith("variable_") and not SIP_ONLY.match(n[9:])
-            and n not in TIMING_VARIABLES]
-
-
-def assert_leg(leg, captured, simulated, ordered):
-    names = [e.name for e in captured]
-    assert [e.name for e in simulated] == names, leg
-    for i, (real, sim) in enumerate(zip(captured, simulated)):
-        where = "%s #%d %s" % (leg, i, real.name)
-        assert shape(sim) == shape(real), where
-        for key in KEY_VALUES:
-            assert sim.get(key) == real.get(key), "%s %s" % (where, key)
-        if ordered:
-            assert variables(sim) == variables(real), where
-        else:
-            assert sorted(set(variables(sim))) == sorted(set(variables(real))), where
-
-
-def assert_global(captured, simulated):
-    def summary(events):
-        return [(e.name, e.get("API-Command"), shape(e), e.body.split(b" ")[0].strip())
-                for e in events if e.name in ("API", "BACKGROUND_JOB")]
-    assert summary(simulated) == summary(captured)
-
-
-def assert_scenario(name, simulated, skip=(), ordered=False):
-    real, sim = by_leg(capture_events(name)), by_leg(simulated)
-    assert sorted(sim) == sorted(real)
-    for leg, events in real.items():
-        if leg == "":
-            assert_global(events, sim[leg])
-        elif leg not in skip:
-            assert_leg(leg, events, sim[leg], ordered)
 
 
 # --- driving ---------------------------------------------------------------------------------

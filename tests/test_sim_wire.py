@@ -199,6 +199,7 @@ def test_default_config_is_the_documented_world():
     ({"users": {"1001": {"registered": "no"}}}, "sim.yaml: users.1001.registered: expected"),
     ({"dialplan": {"5000": "park"}}, "sim.yaml: dialplan.5000: expected a non-empty list"),
     ({"dialplan": {"5000": [[1, 2, 3]]}}, "sim.yaml: dialplan.5000[0]: expected"),
+    ({"dialplan": {"^(5": [["park"]]}}, "sim.yaml: dialplan.^(5: invalid regular expression"),
     ({"sounds": {"default": "long"}}, "sim.yaml: sounds.default: expected a number"),
 ])
 def test_config_errors_name_file_key_and_problem(data, message):

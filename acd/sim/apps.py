@@ -8,7 +8,7 @@ names are data: ``APPLICATIONS`` maps the name used on the wire to the function.
 import re
 
 from acd.clock import monotonic
-from acd.sim import bridge, media
+from acd.sim import bridge, eavesdrop, media, recording, transfer
 from acd.sim.causes import parse_cause
 
 READ_TIMEOUT_DEFAULT_MS = 5000
@@ -65,9 +65,16 @@ def sleep(s, arg):
 
 
 def playback(s, arg):
+    """A playback cut by a transfer reports ``PLAYBACK ERROR`` (as captured), else FILE PLAYED."""
     if arg:
         media.play(s, arg)
-        s.ch.set_var("current_application_response", "FILE PLAYED")
+        transferred = s.request is not None and s.request[0] == "transfer"
+        s.ch.set_var("current_application_response",
+                     "PLAYBACK ERROR" if transferred else "FILE PLAYED")
+
+
+def acknowledge_call(s, arg):
+    """Tells an unanswered caller the call is being handled; an answered one: nothing."""
 
 
 def play_and_get_digits(s, arg):
@@ -150,25 +157,23 @@ def _matches(regexp, digits):
 def record_session(s, arg):
     path = arg.split(" ")[0] if arg else ""
     if path:
-        media.start_recording(s, path)
+        recording.start(s, path)
 
 
 def stop_record_session(s, arg):
     path = arg.split(" ")[0] if arg else ""
     if path == "all" or not path:
-        media.stop_all_recordings(s, "success-maxtime")
+        recording.stop_all(s, "success-maxtime")
     else:
-        media.stop_recording(s, path)
+        recording.stop(s, path)
 
 
-def transfer(s, arg):
+def transfer_app(s, arg):
     """transfer <destination> [dialplan] [context]: leave this extension for another one."""
-    destination = arg.split(" ")[0] if arg else ""
-    extension = s.sw.extension_for(destination)
-    if extension is None:
-        s.sw.hangup(s.ch, "NO_ROUTE_DESTINATION")
-        return
-    s.ask("transfer", extension, destination)
+    words = (arg or "").split()
+    if words:
+        transfer.start(s.sw, s.ch, words[0], words[1] if len(words) > 1 else "XML",
+                       words[2] if len(words) > 2 else "default")
 
 
 def bridge_app(s, arg):
@@ -187,5 +192,6 @@ APPLICATIONS = {
     "set": set_variable, "unset": unset_variable, "export": export_variable, "park": park,
     "sleep": sleep, "playback": playback, "play_and_get_digits": play_and_get_digits,
     "record_session": record_session, "stop_record_session": stop_record_session,
-    "transfer": transfer, "bridge": bridge_app,
+    "transfer": transfer_app, "bridge": bridge_app, "acknowledge_call": acknowledge_call,
+    "eavesdrop": eavesdrop.eavesdrop,
 }

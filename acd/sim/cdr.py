@@ -15,12 +15,16 @@ _UNITS = (("sec", 1000000, "duration"), ("msec", 1000, "mduration"), ("usec", 1,
 def cdr_variables(ch, end):
     times = ch.profile.times
     moments = {"start": ch.created_us, "profile_start": times.profile_created,
-               "answer": ch.answered_us, "bridge": ch.bridged_us, "progress": ch.progress_us,
-               "progress_media": times.progress_media, "end": end}
+               "answer": ch.answered_us, "bridge": times.bridged, "hold": times.last_hold,
+               "progress": ch.progress_us, "progress_media": times.progress_media, "end": end}
     pairs = [("hangup_cause", ch.hangup_cause), ("hangup_cause_q850", q850(ch.hangup_cause)),
              ("digits_dialed", ch.dtmf_log or "none")]
-    pairs += _stamps(moments)
-    pairs += _epochs(moments)
+    stamps = _stamps(moments)
+    if ch.hold_record:   # newest first, before end_stamp
+        stamps.insert(-1, ("hold_events", "{%s}" % ",".join(
+            "{%d,%d}" % span for span in reversed(ch.hold_record))))
+    pairs += stamps
+    pairs += _epochs(moments, times.hold_accum)
     pairs += [("last_app", ch.get_var("current_application", "")),
               ("last_arg", ch.get_var("current_application_data", "")),
               ("caller_id", _caller_id(ch.profile))]
@@ -33,11 +37,13 @@ def _stamps(moments):
             for name, stamp in moments.items() if stamp]
 
 
-def _epochs(moments):
+def _epochs(moments, hold_accum):
     pairs = []
-    for name in ("start", "profile_start", "answer", "bridge", "last_hold"):
+    for name in ("start", "profile_start", "answer", "bridge"):
         pairs += _epoch(name, moments.get(name, 0))
-    pairs += [("hold_accum_seconds", 0), ("hold_accum_usec", 0), ("hold_accum_ms", 0)]
+    pairs += _epoch("last_hold", moments["hold"])
+    pairs += [("hold_accum_seconds", hold_accum // 1000000), ("hold_accum_usec", hold_accum),
+              ("hold_accum_ms", hold_accum // 1000)]
     for name in ("resurrect", "progress", "progress_media", "end"):
         pairs += _epoch(name, moments.get(name, 0))
     return pairs

@@ -26,6 +26,8 @@ STATE_NUMBERS = {
     "CS_RESET": 9, "CS_HANGUP": 10, "CS_REPORTING": 11, "CS_DESTROY": 12, "CS_NONE": 13,
 }
 
+SIP_KINDS = frozenset(("user", "gateway", "sip"))
+
 #: Event types whose channel data includes ``variable_*`` (switch_channel_event_set_extended_data).
 VARIABLE_EVENTS = frozenset("""
 CHANNEL_CREATE CHANNEL_ORIGINATE CHANNEL_UUID CHANNEL_ANSWER CHANNEL_PARK CHANNEL_UNPARK
@@ -86,10 +88,10 @@ class Profile:
     Its headers are cached until a field or a time changes (most events repeat them); the part
     before the *-Time headers stays cached when only a time changes."""
 
-    FIELDS = ("direction", "logical_direction", "dialplan", "cid_name", "cid_number",
-              "orig_cid_name", "orig_cid_number", "callee_name", "callee_number",
+    FIELDS = ("direction", "logical_direction", "username", "dialplan", "cid_name",
+              "cid_number", "orig_cid_name", "orig_cid_number", "callee_name", "callee_number",
               "network_addr", "ani", "destination", "uuid", "source", "transfer_source",
-              "context", "chan_name", "index", "times")
+              "context", "rdnis", "chan_name", "index", "times")
     __slots__ = FIELDS + ("_cache",)
 
     def __setattr__(self, name, value):
@@ -146,13 +148,13 @@ class Profile:
 
 
 _PROFILE_TEXT_FIELDS = (
-    ("dialplan", "-Dialplan"), ("cid_name", "-Caller-ID-Name"),
+    ("username", "-Username"), ("dialplan", "-Dialplan"), ("cid_name", "-Caller-ID-Name"),
     ("cid_number", "-Caller-ID-Number"), ("orig_cid_name", "-Orig-Caller-ID-Name"),
     ("orig_cid_number", "-Orig-Caller-ID-Number"), ("callee_name", "-Callee-ID-Name"),
     ("callee_number", "-Callee-ID-Number"), ("network_addr", "-Network-Addr"),
     ("ani", "-ANI"), ("destination", "-Destination-Number"), ("uuid", "-Unique-ID"),
     ("source", "-Source"), ("transfer_source", "-Transfer-Source"), ("context", "-Context"),
-    ("chan_name", "-Channel-Name"),
+    ("rdnis", "-RDNIS"), ("chan_name", "-Channel-Name"),
 )
 
 
@@ -201,7 +203,7 @@ class Channel:
         self.uuid = uuid
         self.name = name
         self.direction = direction          # inbound | outbound
-        self.kind = kind                    # loopback | user | gateway
+        self.kind = kind                    # loopback | user | gateway | sip (inbound)
         self.running = "CS_NONE"            # Channel-State
         self.state = 0                      # Channel-State-Number
         self.callstate = "DOWN"
@@ -225,6 +227,11 @@ class Channel:
         self.bridged_us = 0
         self.peer = None                    # the other loopback leg
         self.partner = None                 # the bridged leg
+        self.left_bridge = False            # left its bridge without hanging up (transfer)
+        self.bridge_started = False         # uuid_bridge: the A side fired CHANNEL_BRIDGE
+        self.hold_music = None              # the broadcast playing to the partner while held
+        self.hold_record = []               # [(held_us, unheld_us)]: hold_events in the CDR
+        self.watchers = set()               # channels to wake when this one hangs up
         self.presence_count = 0
         self.dtmf_log = ""                  # digits_dialed
         self.completed_elsewhere = False    # lost a ring-all race
@@ -243,6 +250,11 @@ class Channel:
     @property
     def answered(self):
         return self.answered_us != 0
+
+    @property
+    def is_sip(self):
+        """A sofia channel: a phone or gateway leg, or an inbound SIP caller."""
+        return self.kind in SIP_KINDS
 
     def set_state(self, running=None, number=None):
         if running is not None:
@@ -264,6 +276,16 @@ class Channel:
             variables.pop(name, None)
             if value is not None and value != "":
                 variables[name] = str(value)
+
+    def push_var(self, name, value):
+        """SWITCH_STACK_PUSH: a second value makes the variable an ``ARRAY::a|:b``, in place."""
+        current = self.variables.get(name)
+        if not current:
+            self.set_var(name, value)
+        elif current.startswith("ARRAY::"):
+            self.variables[name] = current + "|:" + str(value)
+        else:
+            self.variables[name] = "ARRAY::%s|:%s" % (current, value)
 
     def unset_var(self, name):
         self.variables.pop(name, None)

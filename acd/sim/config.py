@@ -192,8 +192,16 @@ def _cause(value, key, problem):
 
 
 def _dialplan(value, problem):
+    """destination -> applications; a key starting with ``^`` is a regular expression tried,
+    in order, for destinations without an exact key (e.g. the catch-all ``^(.*)$``)."""
     if not isinstance(value, dict):
         problem.fail("dialplan", "expected a mapping of destination -> applications")
+    for dest in value:
+        if str(dest).startswith("^"):
+            try:
+                re.compile(str(dest))
+            except re.error as exc:
+                problem.fail(f"dialplan.{dest}", f"invalid regular expression: {exc}")
     return {str(dest): _extension(apps, f"dialplan.{dest}", problem)
             for dest, apps in value.items()}
 

@@ -23,11 +23,12 @@ class UsageError(ValueError):
 class Leg:
     """One endpoint to call and the variables for its channel."""
 
-    __slots__ = ("endpoint", "variables")
+    __slots__ = ("endpoint", "variables", "inherited")
 
     def __init__(self, endpoint, variables):
         self.endpoint = endpoint
         self.variables = variables
+        self.inherited = {}   # caller id a bridge app's leg takes from its caller (not set)
 
     def __repr__(self):
         return "Leg(%r, %r)" % (self.endpoint, self.variables)

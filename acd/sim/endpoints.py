@@ -53,9 +53,10 @@ def _new_uuid(sw, leg):
 
 
 def _caller_id(leg):
-    name = leg.variables.get("origination_caller_id_name", "")
-    number = leg.variables.get("origination_caller_id_number", "") or NO_CID_NUMBER
-    return name, number
+    def value(name):
+        return leg.variables.get(name) or leg.inherited.get(name) or ""
+    return (value("origination_caller_id_name"),
+            value("origination_caller_id_number") or NO_CID_NUMBER)
 
 
 def _register(sw, ch, attempt):
@@ -160,7 +161,7 @@ class LoopbackLeg(OutboundLeg):
 
     def start(self):
         """The B leg runs the dialplan for the destination (no route: NO_ROUTE_DESTINATION)."""
-        extension = self.sw.extension_for(self.destination)
+        extension = self.sw.extension_for(self.destination, self.context, self.b)
         if extension is None:
             self.sw.hangup(self.b, "NO_ROUTE_DESTINATION")
             self.b.session.start_custom(lambda s: None)
@@ -183,12 +184,21 @@ class SipLeg(OutboundLeg):
         self.channel = ch = Channel(_new_uuid(sw, leg), name, "outbound", kind, now)
         _register(sw, ch, attempt)
         cid_name, cid_number = _caller_id(leg)
+        originator = attempt.originator
+        # A leg of a bridge app starts from its caller's profile (orig. caller id, ANI).
+        first = originator.profile if originator is not None else Profile(
+            orig_cid_name=cid_name, orig_cid_number=cid_number, ani=cid_number)
         ch.profile = Profile(direction="outbound", cid_name=cid_name, cid_number=cid_number,
-                             orig_cid_name=cid_name, orig_cid_number=cid_number,
-                             callee_name="Outbound Call", callee_number=user_id, ani=cid_number,
-                             destination=user_id, uuid=ch.uuid,
+                             orig_cid_name=first.orig_cid_name,
+                             orig_cid_number=first.orig_cid_number,
+                             callee_name="Outbound Call", callee_number=user_id, ani=first.ani,
+                             network_addr=first.network_addr, destination=user_id, uuid=ch.uuid,
                              source="src/switch_ivr_originate.c", context="default",
                              chan_name=name, index=1, times=Times(now))
+        if originator is not None:
+            ch.call_uuid = originator.uuid
+            ch.other_type = "originator"
+            ch.other_profile = originator.profile.clone(index="", times=None)
 
     def announce_early(self, ring_all):
         """CHANNEL_OUTGOING; ringing several legs, user/ fires it again from its inner
@@ -216,21 +226,39 @@ class SipLeg(OutboundLeg):
         sw.running_state(ch, "CS_CONSUME_MEDIA")
 
     def _variables(self):
-        ch, sw = self.channel, self.sw
-        for name, value in (("direction", "outbound"), ("is_outbound", "true"),
-                            ("uuid", ch.uuid), ("call_uuid", ch.uuid),
-                            ("session_id", sw.next_session_id()), ("channel_name", ch.name)):
-            ch.set_var(name, value)
+        ch, sw, originator = self.channel, self.sw, self.attempt.originator
+        ch.set_vars((("direction", "outbound"), ("is_outbound", "true"), ("uuid", ch.uuid)))
+        if originator is None:
+            ch.set_var("call_uuid", ch.uuid)
+        ch.set_vars((("session_id", sw.next_session_id()), ("channel_name", ch.name)))
+        if originator is not None:
+            ch.set_vars(self._originator_variables() + [("signal_bond", originator.uuid),
+                                                        ("call_uuid", originator.uuid)])
         if self.kind == "user" and self.ring_all:
             self._user_variables()
             self._directory_variables()
             return
-        for name, value in self.leg_variables():
-            ch.set_var(name, value)
+        ch.set_vars(self.leg_variables())
         if self.kind == "user":
             self._user_variables()
+        self._origination_variables("sofia")
+
+    def _originator_variables(self):
+        """What a leg rung by a bridge app knows of its caller (none for an api originate)."""
+        originator = self.attempt.originator
+        if originator is None:
+            return []
+        codec = originator.read_codec
+        return [("max_forwards", originator.get_var("max_forwards") or "70"),
+                ("originator_codec", "%s@%sh@20i" % (codec.name, codec.rate) if codec else ""),
+                ("originator", originator.uuid)]
+
+    def _origination_variables(self, endpoint):
+        ch = self.channel
         ch.set_var("originate_early_media", "true" if self.early_ok else "false")
-        ch.set_var("originate_endpoint", "sofia")
+        if self.attempt.originator is not None:
+            ch.set_var("originating_leg_uuid", self.attempt.originator.uuid)
+        ch.set_var("originate_endpoint", endpoint)
 
     def _user_variables(self):
         ch = self.channel
@@ -248,6 +276,8 @@ class SipLeg(OutboundLeg):
             ch.profile.network_addr = "127.0.0.1"
             sw.hangup(ch, settings.respond)
             return
+        if ch.profile.cid_name:   # the phone's 180 echoes the From display it was sent
+            ch.set_var("sip_from_display", phone_display(ch.profile.cid_name))
         sw.ring_ready(ch)
         if settings.respond:
             self._later(settings.after, sw.hangup, ch, settings.respond)
@@ -263,12 +293,15 @@ class SipLeg(OutboundLeg):
         self.channel.timers.append(gevent.spawn_later(seconds, func, *args))
 
     def after_answer(self, single):
+        """The second CHANNEL_OUTGOING of user/, the directory variables, and the caller id
+        flip (CALL_UPDATE RECV) -- which a bridge app's leg does not do."""
         sw, ch = self.sw, self.channel
         if single and self.kind == "user":
             sw.fire_channel(ch, "CHANNEL_OUTGOING")
         if self.kind == "user" and not self.ring_all:
             self._directory_variables()
-        sw.flip_cid(ch)
+        if self.attempt.originator is None:
+            sw.flip_cid(ch)
 
     def _directory_variables(self):
         ch, uid = self.channel, self.user_id
@@ -278,10 +311,9 @@ class SipLeg(OutboundLeg):
                             ("outbound_caller_id_name", "FreeSWITCH"),
                             ("outbound_caller_id_number", NO_CID_NUMBER)):
             ch.set_var(name, value)
-        for name, value in self.leg_variables():
-            ch.set_var(name, value)
-        ch.set_var("originate_early_media", "true" if self.early_ok else "false")
-        ch.set_var("originate_endpoint", "user")
+        ch.set_vars(self._originator_variables())
+        ch.set_vars(self.leg_variables())
+        self._origination_variables("user")
 
 
 class UserLeg(SipLeg):
@@ -298,6 +330,8 @@ def user_leg(sw, leg, attempt, rest):
     for command, arg in (("sofia_contact", "*/%s@%s" % (user_id, domain)),
                          ("verto_contact", "%s@%s" % (user_id, domain))):
         sw.fire("API", lambda c=command, a=arg: [("API-Command", c), ("API-Command-Argument", a)])
+    if attempt.originator is not None:   # user/ tells the calling channel whom it dials
+        attempt.originator.set_vars((("dialed_user", user_id), ("dialed_domain", domain)))
     if not settings.registered:
         raise LegFailure("USER_NOT_REGISTERED")
     name = "sofia/internal/%s@%s" % (user_id, contact_host(user_id))
@@ -318,6 +352,13 @@ def sofia_leg(sw, leg, attempt, rest):
     if not number:
         raise LegFailure("INVALID_NUMBER_FORMAT")
     return SipLeg(sw, leg, attempt, "gateway", number, sw.users.get(number), name)
+
+
+def phone_display(name):
+    """What a phone makes of ``From: "<name>"``: mod_sofia writes the caller id name unescaped,
+    so a ``"`` in it ends the quoted-string early; the captured phone then showed what follows
+    the last ``"`` (``Eve, } ] ' " % ^ Boss`` -> `` % ^ Boss``, capture sip_caller_hostile)."""
+    return name.rsplit('"', 1)[-1] if '"' in name else name
 
 
 def contact_host(user_id):

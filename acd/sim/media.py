@@ -1,24 +1,25 @@
-"""Simulated media: playback timing and events, recordings written as real WAV files.
+"""Simulated media: playback timing and events, and broadcasts (``uuid_broadcast``, hold music).
 
 Theory of operation: no audio flows. A playback lasts as long as the file would: the config's
 ``sounds`` globs for files, the tone script for ``tone_stream://``, the milliseconds of
-``silence_stream://N``, forever for ``local_stream://`` (until uuid_break or hangup). A recording
-remembers when it started; when it stops (``uuid_record stop``, ``stop_record_session``, hangup)
-a WAV file of silence of that length is written (8 kHz, 16-bit mono, like FreeSWITCH's L16
-recordings: 32000 bytes + 44 per 2 s), then RECORD_STOP/MEDIA_BUG_STOP are fired.
+``silence_stream://N``, forever for ``local_stream://`` (until uuid_break, hangup, a transfer or
+the end of the bridge it plays in). It ends ``break`` when broken (uuid_break, a digit that stops
+a prompt, the bridge partner gone) and ``done`` otherwise -- a hangup too, as captured. A
+broadcast is a COMMAND message (its creation-time standard headers lead the PRIVATE_COMMAND
+fired when it has run) that reaches the leg's session about 200 ms later, as on the real switch
+(captures caller_park, announce_in_bridge, hold_unhold). Recordings are in recording.py.
 """
 
-import logging
-import os
 import re
-import wave
+
+import gevent
 
 from acd.clock import monotonic
 
-log = logging.getLogger("acd.sim.media")
-
 RATE = 8000
 FOREVER = None
+#: Seconds between uuid_broadcast (or hold) and the playback starting on the leg.
+BROADCAST_DELAY = 0.2
 _TONE = re.compile(r"%\((\d+),(\d+)")
 _LOOPS = re.compile(r"loops=(-?\d+)")
 
@@ -79,7 +80,10 @@ def _wait_playback(session, seconds, digits_stop):
     session.playing, session.break_requested = True, False
     try:
         while True:
-            if session.interrupted() or session.break_requested:
+            if session.interrupted():
+                return "done"
+            if session.break_requested or session.bridge_over():
+                session.broken = True
                 return "break"
             if digits_stop and session.digits:
                 return "break"
@@ -91,66 +95,44 @@ def _wait_playback(session, seconds, digits_stop):
         session.playing = session.break_requested = False
 
 
-# --- recording ----------------------------------------------------------------------------
-
-class Recording:
-    __slots__ = ("path", "started")
-
-    def __init__(self, path, started):
-        self.path = path
-        self.started = started
 
 
-def start_recording(session, path):
-    """RECORD_START then MEDIA_BUG_START; a second start on the same path is ignored."""
-    if path in session.recordings:
+# --- broadcast ----------------------------------------------------------------------------
+
+def broadcast(sw, ch, path, calling="COMMAND_BROADCAST", loops=None):
+    """Queue ``path`` (or ``app::args``) on ``ch`` as switch_ivr_broadcast does; the message
+    reaches the session BROADCAST_DELAY later. Returns the Message (``done`` once it ran)."""
+    from acd.sim.session import Message  # session imports media
+    app, sep, app_arg = path.partition("::")
+    if not sep:
+        app, app_arg = "playback", path
+    fields = [("call-command", "execute"), ("execute-app-name", app),
+              ("execute-app-arg", app_arg), ("event-lock", "true"), ("lead-frames", "5")]
+    if loops is not None:
+        fields.append(("loops", str(loops)))
+    lead = sw.identity.standard_headers("COMMAND", calling) + fields
+    message = Message(lead, dict(fields))
+    message.timer = gevent.spawn_later(BROADCAST_DELAY, _deliver, ch, message)
+    ch.timers.append(message.timer)
+    return message
+
+
+def _deliver(ch, message):
+    if not ch.hung_up and ch.session is not None:
+        ch.session.queue_message(message)
+
+
+def cancel(ch, message):
+    """Take back a broadcast: not yet delivered -> dropped; running -> broken and waited for
+    (its PLAYBACK_STOP, EXECUTE_COMPLETE and PRIVATE_COMMAND are then out)."""
+    session = ch.session
+    if message.timer is not None and not message.timer.dead:
+        message.timer.kill(block=False)
         return
-    session.recordings[path] = Recording(path, monotonic())
-    sw, ch = session.sw, session.ch
-    sw.fire_channel(ch, "RECORD_START", post=[("Record-File-Path", path)])
-    sw.fire_channel(ch, "MEDIA_BUG_START", pre=_bug(path))
-
-
-def stop_recording(session, path, cause="success-maxtime"):
-    """Write the WAV file, set record_* variables, RECORD_STOP then MEDIA_BUG_STOP."""
-    recording = session.recordings.pop(path, None)
-    if recording is None:
-        return False
-    sw, ch = session.sw, session.ch
-    samples = int((monotonic() - recording.started) * RATE)
-    size = write_silence(path, samples)
-    ch.set_var("record_file_size", size)
-    ch.set_var("record_samples", samples)
-    ch.set_var("record_seconds", samples // RATE)
-    ch.set_var("record_ms", samples * 1000 // RATE)
-    ch.set_var("record_completion_cause", cause)
-    sw.fire_channel(ch, "RECORD_STOP", post=[("Record-File-Path", path),
-                                             ("Record-Completion-Cause", cause)])
-    sw.fire_channel(ch, "MEDIA_BUG_STOP", pre=_bug(path))
-    return True
-
-
-def stop_all_recordings(session, cause):
-    for path in list(session.recordings):
-        stop_recording(session, path, cause)
-
-
-def _bug(path):
-    return [("Media-Bug-Function", "session_record"), ("Media-Bug-Target", path)]
-
-
-def write_silence(path, samples):
-    """A valid 8 kHz 16-bit mono WAV of ``samples`` samples; returns its size in bytes."""
-    try:
-        folder = os.path.dirname(path)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
-        with wave.open(path, "wb") as out:
-            out.setnchannels(1)
-            out.setsampwidth(2)
-            out.setframerate(RATE)
-            out.writeframes(b"\x00\x00" * samples)
-        return os.path.getsize(path)
-    except OSError as exc:
-        log.warning("cannot write recording %s: %s", path, exc)
-        return 0
+    if session is None or message.done.is_set():
+        return
+    if message in session.messages:
+        session.messages.remove(message)
+        return
+    session.interrupt()
+    message.done.wait(2.0)

@@ -23,8 +23,11 @@ DEFAULT_TIMEOUT = 60
 
 
 class Attempt:
-    def __init__(self):
+    """Legs rung together. ``originator``: the channel whose bridge app rings them."""
+
+    def __init__(self, originator=None):
         self.changed = gevent.event.Event()
+        self.originator = originator
 
 
 class RingResult:
@@ -53,8 +56,11 @@ def originate(sw, request, report_later):
     return "-ERR %s\n" % cause
 
 
-def ring_for_bridge(sw, caller, dialstring):
-    """The bridge app: ring the dial string for ``caller``; returns the answered leg or None."""
+def ring_for_bridge(sw, caller, dialstring, answered=None):
+    """The bridge app: ring the dial string for ``caller``; returns the answered leg or None.
+    The new legs show the caller's ``effective_caller_id_name``/``_number`` unless their own
+    origination_caller_id_* say otherwise; ``answered(leg)`` runs when one answers, before the
+    winner's after-answer events."""
     started = sw.clock()
     try:
         attempts = parse_dialstring(dialstring)
@@ -64,22 +70,24 @@ def ring_for_bridge(sw, caller, dialstring):
         return RingResult(None, "DESTINATION_OUT_OF_ORDER", [])
     timeout = _int(attempts[0][0].variables.get("originate_timeout"), DEFAULT_TIMEOUT)
     deadline = math.floor(started) + timeout
-    cid = {"origination_caller_id_name": caller.profile.cid_name,
-           "origination_caller_id_number": caller.profile.cid_number}
+    cid = {"origination_caller_id_name": caller.get_var("effective_caller_id_name")
+           or caller.profile.cid_name,
+           "origination_caller_id_number": caller.get_var("effective_caller_id_number")
+           or caller.profile.cid_number}
     result = RingResult(None, "NO_ANSWER", [])
     for legs in attempts:
         for leg in legs:
-            for name, value in cid.items():
-                leg.variables.setdefault(name, value)
-        result = ring(sw, legs, deadline, started)
+            leg.inherited = {name: value for name, value in cid.items()
+                             if name not in leg.variables}
+        result = ring(sw, legs, deadline, started, caller, answered)
         _destroy(sw, result.finished)
         if result.channel is not None or caller.hung_up:
             break
     return result
 
 
-def ring(sw, legs, deadline, started):
-    attempt = Attempt()
+def ring(sw, legs, deadline, started, originator=None, answered=None):
+    attempt = Attempt(originator)
     prepared, cause = [], "NO_ANSWER"
     for leg in legs:
         try:
@@ -93,6 +101,8 @@ def ring(sw, legs, deadline, started):
         item.start()
         _arm_leg_timeout(sw, item, started)
     winner = _wait_for_winner(sw, prepared, attempt, deadline)
+    if winner is not None and answered is not None:
+        answered(winner.channel)
     return _settle(sw, prepared, winner)
 
 

@@ -4,10 +4,12 @@ Theory of operation: once a leg is up (an inbound loopback leg at once, an outbo
 originate succeeds), ``Session.start`` runs its extension -- the dialplan applications or the
 ``&app()`` of originate -- one application at a time (CHANNEL_EXECUTE ... CHANNEL_EXECUTE_COMPLETE).
 Blocking applications wait on the channel's signal, never poll; they end early when the channel
-hangs up or a *request* arrives (``uuid_bridge``, ``uuid_transfer``, ``uuid_break``). Messages
-queued by ``sendmsg``/``uuid_broadcast`` run when the session is idle (park, sleep, bridged,
-between applications), each followed by PRIVATE_COMMAND. DTMF injected with ``uuid_recv_dtmf`` is
-dequeued here (DTMF event) and handed to applications that read digits.
+hangs up or a *request* arrives (``uuid_bridge``, ``uuid_transfer``, ``uuid_park``,
+``uuid_break``). Messages queued by ``sendmsg``/``uuid_broadcast``/hold music run when the session
+is idle (park, sleep, bridged, between applications), each followed by PRIVATE_COMMAND (``loops:
+-1`` repeats until broken). Digits the leg receives (``uuid_recv_dtmf``, its phone's ``sim_dtmf``)
+are dequeued here (dtmf.py: the DTMF event, carried on through a bridge) and handed to
+applications that read digits.
 
 When the extension is used up the channel hangs up NORMAL_CLEARING; the session then runs the
 hangup teardown (CS_HANGUP .. CHANNEL_DESTROY).
@@ -18,23 +20,27 @@ import logging
 import uuid as uuidlib
 
 import gevent
+import gevent.event
 
 from acd.clock import monotonic
-from acd.sim import apps, bridge, media
+from acd.sim import apps, bridge, dtmf, recording, transfer
 from acd.sim.causes import parse_cause
 
 log = logging.getLogger("acd.sim.session")
 
 
 class Message:
-    """A queued private event: ``lead`` headers come before the PRIVATE_COMMAND's own."""
+    """A queued private event: ``lead`` headers come before the PRIVATE_COMMAND's own.
+    ``done`` is set once it has run; ``timer`` delivers a broadcast later."""
 
-    __slots__ = ("lead", "fields", "body")
+    __slots__ = ("lead", "fields", "body", "done", "timer")
 
     def __init__(self, lead, fields, body=None):
         self.lead = lead
         self.fields = fields  # lower-cased header name -> value
         self.body = body
+        self.done = gevent.event.Event()
+        self.timer = None
 
 
 class Session:
@@ -46,8 +52,11 @@ class Session:
         self.messages = collections.deque()
         self.pending_dtmf = collections.deque()
         self.digits = collections.deque()
-        self.request = None          # ("bridge", role, other) | ("transfer", extension)
+        self.request = None          # ("bridge", role, other) | ("transfer", dest, context)
+        #                              | ("park", extension, destination)
         self.break_requested = False
+        self.broken = False          # the last playback ended by a break
+        self.bridged_to = None       # the partner while this leg is in a bridge
         self.recordings = {}
         self.greenlet = None
         self.playing = False
@@ -80,19 +89,23 @@ class Session:
         try:
             if routing and not self.ch.hung_up:
                 self.sw.running_state(self.ch, "CS_ROUTING")
-            self._enter_execute()
-            self._run_extension()
+                if self.ch.presence_id:
+                    self.ch.set_state(number="CS_EXECUTE")
+                    self.sw.presence(self.ch, "routing")
+            self.enter_execute()
+            self.run_extension()
         except Exception:  # noqa: BLE001 - a simulator bug must not leave a zombie channel
             log.exception("session %s failed", self.ch.uuid)
             self.sw.hangup(self.ch, "NORMAL_TEMPORARY_FAILURE")
         self._finish()
 
-    def _enter_execute(self):
+    def enter_execute(self, set_call_uuid=True):
         if not self.ch.hung_up:
-            self.ch.set_var("call_uuid", self.ch.call_uuid)
+            if set_call_uuid:
+                self.ch.set_var("call_uuid", self.ch.call_uuid)
             self.sw.running_state(self.ch, "CS_EXECUTE")
 
-    def _run_extension(self):
+    def run_extension(self):
         ch = self.ch
         while not ch.hung_up:
             if self.pending_hangup is not None:
@@ -116,6 +129,8 @@ class Session:
         if not self.ch.hung_up:
             self.sw.hangup(self.ch, self.pending_hangup or "NORMAL_CLEARING")
         self.sw.hangup_phase(self.ch)
+        if self.ch.partner is not None:
+            gevent.sleep(0)   # the bridge partner's thread ends the bridge before the destroy
         self.sw.destroy(self.ch)
 
     def _handle_request(self):
@@ -125,20 +140,25 @@ class Session:
             self.request = None
             bridge.run_uuid_bridge(self, role, other)
         elif kind == "transfer":
+            _, destination, context = self.request
+            self.request = None
+            transfer.route(self, destination, context)
+        elif kind == "park":
             _, extension, destination = self.request
             self.request = None
-            self._transfer(extension, destination)
+            self._park(extension, destination)
         else:
             self.request = None
 
-    def _transfer(self, extension, destination):
+    def _park(self, extension, destination):
+        """uuid_park: leave what runs for a park (CS_ROUTING, CS_EXECUTE, park)."""
         ch = self.ch
         ch.profile = ch.profile.clone(index=(ch.profile.index or 1) + 1, destination=destination)
         ch.profile.times = ch.profile.times.copy()
         ch.profile.times.transferred = self.sw.now_us()
         self.extension, self.position = list(extension), 0
         self.sw.running_state(ch, "CS_ROUTING")
-        self._enter_execute()
+        self.enter_execute()
 
     # --- requests from outside (api, other legs) ---------------------------------------------
 
@@ -164,8 +184,9 @@ class Session:
             self.messages.clear()
         self.wake()
 
-    def inject_dtmf(self, digits):
-        self.pending_dtmf.extend(digits)
+    def inject_dtmf(self, digits, source="APP"):
+        """Digits (``[(digit, duration), ...]``) received on the leg, dequeued by the session."""
+        self.pending_dtmf.extend((digit, duration, source, None) for digit, duration in digits)
         self.wake()
 
     # --- waiting ---------------------------------------------------------------------------
@@ -186,11 +207,12 @@ class Session:
 
     def take_dtmf(self):
         while self.pending_dtmf:
-            digit, duration = self.pending_dtmf.popleft()
-            self.ch.dtmf_log += digit
-            self.sw.fire_channel(self.ch, "DTMF", with_vars=False, post=[
-                ("DTMF-Digit", digit), ("DTMF-Duration", str(duration)), ("DTMF-Source", "APP")])
-            self.digits.append(digit)
+            dtmf.received(self, *self.pending_dtmf.popleft())
+
+    def bridge_over(self):
+        """In a bridge whose partner hung up or left it (a playback there ends)."""
+        other = self.bridged_to
+        return other is not None and (other.hung_up or other.left_bridge)
 
     def idle(self, until=None, run_messages=True):
         """Wait (running queued messages) until interrupted or the deadline (monotonic)."""
@@ -242,6 +264,7 @@ class Session:
             self.sw.hangup(ch, parse_cause(fields.get("hangup-cause")))
         self.sw.fire_channel(ch, "PRIVATE_COMMAND", with_vars=False, body=message.body,
                              lead=message.lead)
+        message.done.set()
 
     def _execute_message(self, message):
         fields, ch = message.fields, self.ch
@@ -252,17 +275,19 @@ class Session:
         if not arg and (fields.get("content-type") or "").lower() == "text/plain":
             arg = (message.body or b"").decode("utf-8", "replace")
         loops = _int(fields.get("loops"), 1)
-        for loop in range(max(loops, 1)):
-            ch.set_var("current_loop", loop + 1)
+        loop, self.broken = 0, False
+        while loop < max(loops, 1) or loops < 0:   # -1: until broken (hold music)
+            loop += 1
+            ch.set_var("current_loop", loop)
             ch.set_var("total_loops", loops)
             self.execute(name, arg, fields.get("event-uuid"))
-            if self.interrupted():
+            if self.interrupted() or self.broken or self.bridge_over():
                 break
         ch.unset_var("current_loop")
         ch.unset_var("total_loops")
 
     def close_media(self, cause):
-        media.stop_all_recordings(self, cause)
+        recording.stop_all(self, cause)
 
 
 def _int(text, default):

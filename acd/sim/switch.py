@@ -11,6 +11,7 @@ needed; waiting happens only in sessions and jobs.
 """
 
 import logging
+import re
 import time
 
 import gevent.event
@@ -24,14 +25,16 @@ log = logging.getLogger("acd.sim.switch")
 
 CALLSTATE_NUMBERS = {"DOWN": 0, "DIALING": 1, "RINGING": 2, "EARLY": 3, "ACTIVE": 4,
                      "HELD": 5, "RING_WAIT": 6, "HANGUP": 7, "UNHELD": 8}
-#: Kinds of leg that behave like a sofia (SIP) channel: presence events, PCMU media.
-SOFIA_KINDS = frozenset(("user", "gateway"))
 _PRESENCE = {  # phase -> (status, call-info-state, calling file, function, line)
-    "routing": (None, "progressing", "src/switch_core_state_machine.c", "check_presence", "521"),
+    "routing": (None, None, "src/switch_core_state_machine.c", "check_presence", "521"),
     "answered": ("answered", "active", "src/switch_channel.c",
                  "switch_channel_perform_mark_answered", "3904"),
     "hangup": (None, "idle", "src/switch_core_state_machine.c", "check_presence", "521"),
 }
+
+
+#: Inbound legs: the call state set when the state machine enters these states.
+_RINGING_AGAIN = {"CS_ROUTING": "RINGING", "CS_EXECUTE": "ACTIVE"}
 
 
 class Switch:
@@ -42,6 +45,8 @@ class Switch:
         self.bus = EventBus()
         self.channels = {}
         self.users = dict(config.users)
+        self.patterns = [(re.compile(key), apps) for key, apps in config.dialplan.items()
+                         if key.startswith("^")]
         self.started = clock()
         self.session_ids = 0
         self.sessions_since_startup = 0
@@ -62,9 +67,24 @@ class Switch:
         self.sessions_since_startup += 1
         self.peak_sessions = max(self.peak_sessions, len(self.channels))
 
-    def extension_for(self, destination):
-        """The simulated XML dialplan: destination -> [(application, argument), ...] or None."""
+    def extension_for(self, destination, context="default", ch=None):
+        """The simulated XML dialplan of context ``default``: destination -> [(application,
+        argument), ...] or None. An exact key wins; then the ``^regex`` keys in their order
+        (a catch-all such as the vanilla ``^(.*)$``), whose captures ($0, $1, ...) go to the
+        channel ``ch`` as ``DP_MATCH``. Any other context has no extensions."""
+        if context != "default":
+            return None
         apps = self.config.dialplan.get(destination)
+        if apps is None and not destination.startswith("^"):
+            for pattern, candidate in self.patterns:
+                match = pattern.search(destination)
+                if match:
+                    apps = candidate
+                    if ch is not None:
+                        ch.unset_var("DP_MATCH")
+                        for group in (match.group(0),) + match.groups():
+                            ch.push_var("DP_MATCH", group or "")
+                    break
         return list(apps) if apps is not None else None
 
     def find(self, uuid):
@@ -104,8 +124,13 @@ class Switch:
         self.fire_channel(ch, "CHANNEL_CREATE")
 
     def running_state(self, ch, state):
-        """The channel's state machine ran ``state``: CHANNEL_STATE."""
+        """The channel's state machine ran ``state``: CHANNEL_STATE. An inbound leg rings
+        again when it (re)enters CS_ROUTING and is ACTIVE again once it runs an answered
+        extension (a transferred caller: ACTIVE -> RINGING -> ACTIVE, as captured)."""
         ch.set_state(state, state)
+        if ch.direction == "inbound" and state in _RINGING_AGAIN:
+            self.callstate(ch, _RINGING_AGAIN[state] if state == "CS_ROUTING" or ch.answered
+                           else ch.callstate)
         self.fire_channel(ch, "CHANNEL_STATE")
 
     def callstate(self, ch, new):
@@ -118,6 +143,9 @@ class Switch:
 
     def presence(self, ch, phase):
         status, info, file_, func, line = _PRESENCE[phase]
+        if info is None:   # routing: what the call is by now
+            info = "active" if ch.answered else (
+                "alerting" if ch.direction == "inbound" else "progressing")
         count = ch.presence_count
         ch.presence_count += 1
         self.fire_channel(ch, "PRESENCE_IN", with_vars=False, post=[
@@ -154,7 +182,7 @@ class Switch:
         if ch.progress_us or ch.answered or ch.hung_up:
             return
         ch.progress_us = ch.profile.times.progress = self.now_us()
-        if ch.kind in SOFIA_KINDS and not ch.profile.network_addr:
+        if ch.is_sip and not ch.profile.network_addr:
             ch.profile.network_addr = "127.0.0.1"
         if ch.peer is not None and ch.direction == "inbound":
             self.ring_ready(ch.peer)
@@ -163,11 +191,14 @@ class Switch:
         self._notify(ch)
 
     def pre_answer(self, ch):
-        """183 with media: CHANNEL_PROGRESS_MEDIA, CALLSTATE EARLY."""
+        """183 with media: CHANNEL_PROGRESS_MEDIA, CALLSTATE EARLY (an inbound SIP caller's
+        media is set up first: CODEC x2)."""
         if ch.answer_state != "ringing" or ch.hung_up:
             return
         if ch.peer is not None and ch.direction == "inbound":
             self.pre_answer(ch.peer)
+        if ch.kind == "sip" and ch.read_codec is None:
+            self.codec_events(ch, PCMU, real_read=True)
         ch.answer_state = "early"
         ch.profile.times.progress_media = self.now_us()
         ch.set_var("endpoint_disposition", "EARLY MEDIA")
@@ -176,13 +207,15 @@ class Switch:
         self._notify(ch)
 
     def answer(self, ch):
-        """CHANNEL_ANSWER (+ CODEC before and PRESENCE_IN after on SIP legs), CALLSTATE ACTIVE."""
+        """CHANNEL_ANSWER (+ CODEC before and PRESENCE_IN after on SIP legs), CALLSTATE ACTIVE.
+        An inbound SIP caller is answered as FreeSWITCH does it: 183 with media, then 200."""
         if ch.answered or ch.hung_up:
             return False
         if ch.peer is not None and ch.direction == "inbound":
             self.answer(ch.peer)
-        sofia = ch.kind in SOFIA_KINDS
-        if sofia:
+        if ch.kind == "sip":
+            self.pre_answer(ch)
+        elif ch.is_sip:
             self.codec_events(ch, PCMU, real_read=True)
         ch.answered_us = ch.profile.times.answered = self.now_us()
         ch.answer_state = "answered"
@@ -194,14 +227,15 @@ class Switch:
         self._notify(ch)
         return True
 
-    def flip_cid(self, ch, calling="CALL_UPDATE"):
-        """An outbound leg swaps caller and callee ids after answer: CALL_UPDATE RECV."""
+    def flip_cid(self, ch, calling="CALL_UPDATE", swap=False):
+        """An outbound leg swaps caller and callee ids after answer: CALL_UPDATE RECV.
+        ``swap``: the callee id exists even where it is empty (a transferred leg's flip)."""
         p = ch.profile
         old_name, old_number = p.cid_name, p.cid_number
-        if p.callee_name:
+        if p.callee_name or swap:
             ch.set_var("pre_transfer_caller_id_name", old_name)
             p.cid_name = p.callee_name
-        if p.callee_number:
+        if p.callee_number or swap:
             ch.set_var("pre_transfer_caller_id_number", old_number)
             p.cid_number = p.callee_number
         p.callee_name, p.callee_number = old_name, old_number
@@ -226,8 +260,7 @@ class Switch:
             ch.set_var("last_bridge_role", "originator" if ch.other_type == "originatee"
                        else "originatee")
         self.fire_channel(ch, "CHANNEL_HANGUP")
-        if bridged:
-            ch.unset_var("bridge_to")
+        if bridged:   # the hung-up leg keeps it while its application winds down
             ch.partner.unset_var("bridge_to")
         if ch.peer is not None and not ch.peer.hung_up:
             self._hangup_peer(ch.peer, cause)
@@ -235,6 +268,8 @@ class Switch:
             self.hangup(ch.partner, cause)
         if ch.partner is not None:
             ch.partner.signal.set()
+        for watcher in ch.watchers:
+            watcher.signal.set()
         self._notify(ch)
         return True
 
@@ -250,6 +285,7 @@ class Switch:
 
     def hangup_phase(self, ch):
         """CS_HANGUP .. CHANNEL_HANGUP_COMPLETE (the reporting state)."""
+        ch.unset_var("bridge_to")
         self.running_state(ch, "CS_HANGUP")
         if ch.session is not None:
             ch.session.close_media("success-silence")
@@ -260,6 +296,8 @@ class Switch:
         self.running_state(ch, "CS_REPORTING")
         self._cdr_variables(ch)
         self.fire_channel(ch, "CHANNEL_HANGUP_COMPLETE", pre=[("Hangup-Cause", ch.hangup_cause)])
+        if ch.partner is not None:
+            ch.partner.signal.set()
 
     def destroy(self, ch):
         """CHANNEL_DESTROY and CS_DESTROY; the channel is gone afterwards."""
