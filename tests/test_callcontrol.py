@@ -28,7 +28,11 @@ def world(tmp_path, redis_url):
 def talking(world, queue="support"):
     """A caller bridged to an agent: (caller uuid, agent id)."""
     caller = world.call(queue)
-    return caller, world.bridged(caller)
+    agent = world.bridged(caller)
+    with gevent.Timeout(5, AssertionError("acd never saw the bridge")):
+        while (world.store.call(caller) or {}).get("state") != "bridged":
+            gevent.sleep(0.02)
+    return caller, agent
 
 
 def test_transfer_to_a_queue_keeps_the_callers_wait_and_frees_the_agent(world):
