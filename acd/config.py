@@ -20,7 +20,7 @@ from acd.core.skills import SKILL_ORDERS, SkillError, check_skill, match_sets
 from acd.esl.commands import UnsafeValue, parse_contact
 from acd.schedule import Schedule
 
-from acd import defaults
+from acd import config_cti, defaults
 from acd import ivr_config
 from acd.config_reader import (MISSING, ConfigError, Problems, Reader, as_text, items, key_path,
                                read_yaml, shown, unknown_key)
@@ -39,13 +39,13 @@ ENV_ESL_PASSWORD = "ACD_ESL_PASSWORD"
 ENV_ADMIN_TOKEN = "ACD_ADMIN_TOKEN"
 
 _TOP_KEYS = ("freeswitch", "redis", "http", "agents", "queues", "ivr", "schedules", "metrics",
-             "records")   # ivr, schedules: acd/ivr_config.py reads them
+             "records", "cti")   # ivr, schedules: acd/ivr_config.py reads them; cti: config_cti
 _FREESWITCH_KEYS = ("host", "port", "password", "command-timeout")
 _REDIS_KEYS = ("url", "prefix")
-_HTTP_KEYS = ("listen", "admin-token")
+_HTTP_KEYS = ("listen", "admin-token") + config_cti.HTTP_KEYS
 _AGENT_KEYS = ("id", "name", "contact", "status", "max-no-answer", "wrap-up-time",
                "reject-delay-time", "busy-delay-time", "no-answer-delay-time", "ring-timeout",
-               "skills")
+               "skills") + config_cti.AGENT_KEYS
 _QUEUE_KEYS = ("name", "strategy", "ring-timeout", "moh-sound", "max-wait-time",
                "max-wait-time-with-no-agent", "max-wait-time-with-no-agent-time-reached",
                "overflow", "announce-sound", "announce-frequency", "announce-position",
@@ -194,6 +194,8 @@ class Config:
     schedules: "tuple[Schedule, ...]" = ()
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     records: RecordsConfig = field(default_factory=RecordsConfig)
+    #: logins, tokens, the event stream (acd/config_cti.py, docs/cti.md)
+    cti: config_cti.CtiConfig = field(default_factory=config_cti.CtiConfig)
 
     def __post_init__(self):
         # indexes: the router looks agents and queues up on every call (10,000 agents)
@@ -274,11 +276,12 @@ def parse_config(data, source="<string>", env=os.environ):
     _check_targets(queues, problems)
     _check_overflow_loops(queues, problems)
     ivrs, schedules, queues = ivr_config.read(top, queues, [a.id for a in agents], problems)
+    cti = config_cti.read(top, problems)
     if problems.errors:
         raise ConfigError(problems.errors)
     _warn_unused(agents, queues, problems)
     return Config(freeswitch, redis, http, tuple(agents), tuple(queues), source,
-                  tuple(problems.warnings), ivrs=ivrs, schedules=schedules,
+                  tuple(problems.warnings), ivrs=ivrs, schedules=schedules, cti=cti,
                   **observability)
 
 

@@ -237,7 +237,7 @@ ERRORS = [
     # unknown keys, at every level
     ("colour: blue\n",
      "colour: unknown key (allowed: freeswitch, redis, http, agents, queues, ivr, schedules, "
-     "metrics, records)"),
+     "metrics, records, cti)"),
     ("freeswitch: {hots: x}\n", "freeswitch.hots: unknown key; did you mean host?"),
     ("redis: {db: 1}\n", "redis.db: unknown key (allowed: url, prefix)"),
     ("http: {token: x}\n", "http.token: unknown key; did you mean admin-token?"),
