@@ -24,6 +24,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from acd import clock as clock_module
+from acd.cti.runtime import Cti
 from acd.esl import EslClient, EslError, NotConnectedError
 from acd.ivr import Ivr
 from acd.records import Recorder
@@ -74,6 +75,8 @@ class Daemon:
             observers.append(self.metrics.observe)
         if config.records.max_length:
             observers.append(Recorder(config, self.store, clock, self.owner))
+        self.cti = Cti(lambda: self.config, self.store, clock, self.owner)  # events, day counts
+        observers += self.cti.observers
         self.esl = EslClient(fs.host, fs.port, fs.password, command_timeout=fs.command_timeout,
                              on_connect=lambda: self.post(self.resync),
                              on_command=self.metrics.on_command if self.metrics else None)
@@ -90,7 +93,9 @@ class Daemon:
                                "CHANNEL_EXECUTE_COMPLETE": self.ivr.on_execute_complete})
         self.service = Service(config, self.store, clock,
                                on_agent_change=lambda agent_id: self.post(self._agent_changed, agent_id),
-                               health_checks=[self._esl_health])
+                               health_checks=[self._esl_health],
+                               on_agent_status=lambda agent_id, details: self.post(
+                                   self.cti.agent_status, self.router, agent_id, details))
         if self.metrics is not None:
             self.metrics.bind(self)
             self.service.metrics = self.metrics
@@ -121,8 +126,9 @@ class Daemon:
         self._greenlets = [gevent.spawn(self._loop), gevent.spawn(self._ticker)]
         if self.http_enabled:
             from acd.http import serve
+            desk = self.cti.start(self.service, self.config.http.admin_token)
             self.http = serve(self.service, self.config.http.listen_host,
-                              self.config.http.listen_port, self.config.http.admin_token)
+                              self.config.http.listen_port, self.config.http.admin_token, desk)
         self.esl.start()
         if wait_connected is not None and not self.esl.wait_connected(wait_connected):
             raise ConnectionError(f"FreeSWITCH at {self.esl.host}:{self.esl.port} is not reachable")
@@ -133,6 +139,7 @@ class Daemon:
         self.esl.stop()
         if self.http is not None:
             self.http.stop(timeout=1)
+        self.cti.stop()
         gevent.killall(self._greenlets, block=True, timeout=2)
 
     def run_forever(self):
