@@ -12,7 +12,7 @@ import gevent.event
 import gevent.queue
 import gevent.socket
 
-from tests.openapi_check import check_response
+from tests.openapi_check import check_event, check_response
 
 
 class _Connection(http.client.HTTPConnection):
@@ -84,6 +84,7 @@ class EventStream:
         self.events = gevent.queue.Queue()
         self.seen = []
         self.comments = []
+        self.invalid = []           # events whose data do not match the OpenAPI schemas
         self.conn = _Connection("127.0.0.1", port, timeout=60)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         if last_event_id:
@@ -101,7 +102,7 @@ class EventStream:
         fields = {}
         try:
             while True:
-                line = self.response.fp.readline()
+                line = self.response.readline()
                 if not line:
                     return
                 line = line.decode("utf-8").rstrip("\n")
@@ -121,7 +122,12 @@ class EventStream:
 
     def _deliver(self, fields):
         event = {"id": fields.get("id"), "event": fields.get("event", "message"),
-                 "data": json.loads(fields.get("data") or "null"), "at": time.monotonic()}
+                 "data": json.loads(fields.get("data") or "null"), "at": time.monotonic(),
+                 "wall": time.time()}
+        try:
+            check_event(event["event"], event["data"])
+        except AssertionError as exc:
+            self.invalid.append(str(exc))
         self.seen.append(event)
         self.events.put(event)
 
@@ -131,8 +137,13 @@ class EventStream:
                                                     f"{[(e['event'], e['data']) for e in self.seen][-8:]}")):
             while True:
                 event = self.events.get()
+                assert not self.invalid, self.invalid
                 if predicate(event):
                     return event
+
+    def check(self):
+        """AssertionError if an event seen so far does not match its OpenAPI schema."""
+        assert not self.invalid, self.invalid
 
     def close(self):
         if self.reader is not None:

@@ -139,3 +139,21 @@ class CheckingApp:
             check_response(method, path, status, headers, body)
         except AssertionError as exc:
             self.failures.append(str(exc))
+
+
+#: Event type -> the schema of its data (components/schemas).
+EVENT_SCHEMAS = {"call.queued": "CallQueuedEvent", "call.offered": "CallOfferedEvent",
+                 "call.answered": "CallAnsweredEvent", "call.ended": "CallEndedEvent",
+                 "call.abandoned": "CallAbandonedEvent", "agent.status": "AgentStatusEvent",
+                 "queue.stats": "QueueStatsEvent", "stream.reset": "StreamResetEvent"}
+
+
+def check_event(kind, data):
+    """AssertionError unless the event type is documented and its data matches its schema."""
+    assert kind in EVENT_SCHEMAS, f"undocumented event type {kind!r}"
+    key = ("event", kind)
+    if key not in _validators:
+        _validators[key] = jsonschema.Draft202012Validator(
+            {"$ref": f"{BASE}#/components/schemas/{EVENT_SCHEMAS[kind]}"}, registry=_registry_of())
+    errors = list(_validators[key].iter_errors(data))
+    assert not errors, f"{kind}: {errors[0].message} at {list(errors[0].path)}: {data}"
