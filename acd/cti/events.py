@@ -140,19 +140,19 @@ class EventPublisher:
         self.emit(kind, data, agents, call.queue)
 
     def agent_event(self, agent_id, change, details=None, call=None):
-        """Queue an agent.status event; status, state and call are read when it is written."""
+        """Queue an agent.status event. What the decision says for sure (the state after an
+        offer, a bridge, a release) is taken from it; the rest (status, reason, ready_at) is
+        read from Redis when the batch is written."""
         details = details or {}
         data = {"agent": agent_id, "change": change, "time": iso_utc(self.clock())}
         for name in ("outcome", "by"):
             if details.get(name) not in (None, ""):
                 data[name] = details[name]
+        data.update(_known(change, details, call))
         queue = call.queue if call is not None else ""
-        if change == "offer" and call is not None:   # known for sure: no read before the ring
-            data.update(status="available", state="ringing", call=call.uuid, reason="",
-                        ready_at=None, ready_at_epoch=None)
-            self.batch.append(Event(AGENT_STATUS, data, [agent_id], queue))
-            return
-        self.batch.append(Event(AGENT_STATUS, data, [agent_id], queue, agent_of=agent_id))
+        complete = all(name in data for name in ("status", "state", "call", "reason", "ready_at"))
+        self.batch.append(Event(AGENT_STATUS, data, [agent_id], queue,
+                                agent_of=None if complete else agent_id))
 
     def emit(self, kind, data, agents=(), queue=""):
         """Queue any event (``data``: JSON-ready) for the next batch."""
@@ -185,7 +185,8 @@ class EventPublisher:
 
     def _flush_later(self):
         try:
-            self.flush()
+            while self.batch or self.extra:   # events queued while a write was on its way
+                self.flush()
         finally:
             self._flusher = None
 
@@ -223,5 +224,35 @@ class EventPublisher:
         for event, (status, state, call, reason, ready_at) in zip(events, pipe.execute()):
             ready = float(ready_at) if ready_at else None
             ready = ready if ready is not None and ready > self.clock() else None
-            event.data.update(status=status, state=state, call=call or None,
-                              reason=reason or "", ready_at=iso_utc(ready), ready_at_epoch=ready)
+            stored = dict(status=status, state=state, call=call or None, reason=reason or "",
+                          ready_at=iso_utc(ready), ready_at_epoch=ready)
+            event.data.update({k: v for k, v in stored.items() if k not in event.data})
+
+
+#: The agent's state after a decision, where the decision says it for sure.
+_STATE_AFTER = {"offer": "ringing", "bridge": "in-call", "agent-ready": "waiting",
+                "offer-failed": "waiting", "answered-too-late": "waiting",
+                "lease-expired": "waiting"}
+#: Decisions after which the agent has no call (released, or ready again).
+_NO_CALL = {"call-ended", "offer-failed", "answered-too-late", "lease-expired",
+            "released-after-restart", "gone-while-away", "agent-ready"}
+
+
+def _known(change, details, call):
+    """The agent.status fields a decision determines."""
+    known = {}
+    if change in _STATE_AFTER:
+        known["state"] = _STATE_AFTER[change]
+    if change == "call-ended" and details.get("agent_state"):
+        known["state"] = details["agent_state"]
+    if change in ("offer", "bridge") and call is not None:
+        known["call"] = call.uuid
+    elif change in _NO_CALL:
+        known["call"] = None
+    if change == "offer":   # only an available, idle agent is offered a call
+        known.update(status="available", reason="", ready_at=None, ready_at_epoch=None)
+    if change == "offer-failed" and details.get("agent_status"):
+        known["status"] = details["agent_status"]
+    if change == "agent-status":
+        known.update(status=details.get("status"), reason=details.get("reason", ""))
+    return known
