@@ -6,7 +6,10 @@ import time
 
 import gevent
 
-from tests.cti_world import PASSWORD, cti_factory  # noqa: F401 (fixture)
+from tests import cti_world
+from tests.cti_world import PASSWORD
+
+cti_factory = cti_world.cti_factory   # the fixture
 
 
 def kinds(stream, *names):

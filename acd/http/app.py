@@ -84,7 +84,8 @@ class Headers:
 
 # -- error rendering ----------------------------------------------------------------------------
 
-def _http_error(req, resp, ex, params):
+def render_error(req, resp, ex, params=None):
+    """An HttpError (or any falcon.HTTPError) as acd's JSON answer."""
     status = int(ex.status_code)
     message = getattr(ex, "message", None) or ex.description or http.HTTPStatus(status).phrase
     send(resp, status, {"error": message})
@@ -130,7 +131,7 @@ def make_falcon_app(routes, authenticate):
         app.add_route(template, resource)
     app.add_error_handler(Exception, _bug)
     app.add_error_handler(redis.RedisError, _redis_down)
-    app.add_error_handler(falcon.HTTPError, _http_error)
+    app.add_error_handler(falcon.HTTPError, render_error)
     app.add_error_handler(falcon.HTTPMethodNotAllowed, _not_allowed)
     app.add_error_handler(falcon.HTTPRouteNotFound, _no_route)
     return app

@@ -10,7 +10,7 @@ an agent learns nothing about the others.
 
 from acd.cti.auth import (AuthError, is_admin, may_act_as, may_act_on_call,
                           may_read_everything)
-from acd.http.app import HttpError
+from acd.http.app import HttpError, render_error
 
 API = "/api/v1/"
 #: Paths under /api/v1 that need no token (but the API must be enabled).
@@ -41,6 +41,11 @@ class Authenticate:
                 req.context.principal = self.auth.authenticate(header or "")
         except AuthError as exc:
             raise HttpError(exc.status, exc.message, exc.headers) from None
+
+
+def auth_error(req, resp, ex, params):
+    """An AuthError from acd.cti.auth (a wrong login, a used ticket) as its HTTP answer."""
+    render_error(req, resp, HttpError(ex.status, ex.message, ex.headers))
 
 
 def principal(req):

@@ -21,12 +21,12 @@ import urllib.parse
 
 from gevent.pywsgi import LoggingLogAdapter, WSGIHandler, WSGIServer
 
-from acd.cti.auth import Auth
+from acd.cti.auth import Auth, AuthError
 from acd.cti.hub import EventHub
 from acd.cti.views import Views
 from acd.http import calls, desk, openapi, resources
 from acd.http.app import make_falcon_app
-from acd.http.guards import Authenticate
+from acd.http.guards import Authenticate, auth_error
 from acd.store.cti import CtiStore
 
 log = logging.getLogger("acd.http")
@@ -71,6 +71,7 @@ def make_app(service, admin_token, desk=None):
     desk = desk or Desk(service, admin_token)
     app = make_falcon_app([(path, resource(desk)) for path, resource in ROUTES],
                           Authenticate(desk.auth))
+    app.add_error_handler(AuthError, auth_error)
     return RawPath(app)
 
 
