@@ -23,7 +23,8 @@ class _Connection(http.client.HTTPConnection):
 class Response:
     def __init__(self, status, headers, data):
         self.status, self.headers, self.data = status, headers, data
-        self.json = json.loads(data) if data else None
+        is_json = headers.get("content-type", "").startswith("application/json")
+        self.json = json.loads(data) if data and is_json else None
 
     def __repr__(self):
         return f"<{self.status} {self.data[:300]!r}>"
