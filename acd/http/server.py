@@ -76,7 +76,9 @@ def make_app(service, admin_token, desk=None):
 
 
 class RawPath:
-    """WSGI middleware: PATH_INFO from the raw request target, segment by segment."""
+    """WSGI middleware: PATH_INFO from the raw request target, segment by segment; response
+    header names in their usual spelling (Falcon writes them in lower case: equal in HTTP, but
+    clients that look names up exactly keep working)."""
 
     def __init__(self, app):
         self.app = app
@@ -87,7 +89,20 @@ class RawPath:
             segments = raw.split("?", 1)[0][1:].split("/")
             path = "/" + "/".join(_segment(s) for s in segments)
             environ["PATH_INFO"] = path.encode("utf-8", "surrogateescape").decode("latin-1")
-        return self.app(environ, start_response)
+
+        def spelled_start_response(status, headers, exc_info=None):
+            headers = [(_spelled(name), value) for name, value in headers]
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, spelled_start_response)
+
+
+_SPELLING = {"www-authenticate": "WWW-Authenticate"}
+
+
+def _spelled(name):
+    lower = name.lower()
+    return _SPELLING.get(lower) or "-".join(part.capitalize() for part in lower.split("-"))
 
 
 def _segment(raw):
