@@ -7,7 +7,7 @@ import time
 import gevent
 
 from tests import cti_world
-from tests.cti_world import PASSWORD
+from tests.cti_world import ADMIN, PASSWORD
 
 cti_factory = cti_world.cti_factory   # the fixture
 
@@ -261,3 +261,24 @@ def test_heartbeats_and_a_stream_that_ends_with_its_session(cti_factory):
     assert stream.ended.wait(3), "the stream outlived its session"
     assert stream.comments[-1] == "credential ended"
     stream.close()
+
+
+def test_hundreds_of_clients_share_one_redis_reader(cti_factory):
+    world = cti_factory({"support": {"tiers": ["2001"]}})
+    _, admin = world.daemon()
+    token = admin.login("2001", PASSWORD)
+    first = admin.stream(token=token)      # the hub's reader starts with the first client
+    clients_before = len(world.store.redis.client_list())
+    streams = [admin.stream(token=token if i % 2 else ADMIN) for i in range(200)]
+    assert all(s.status == 200 for s in streams)
+    clients_after = len(world.store.redis.client_list())
+    assert clients_after - clients_before <= 2, (clients_before, clients_after)
+    sent = time.monotonic()
+    admin.put("/api/v1/agents/2001/status", {"status": "on-break", "reason": "lunch"})
+    arrivals = [s.next(lambda e: e["event"] == "agent.status"
+                       and e["data"]["reason"] == "lunch")["at"] for s in streams]
+    print(f"\nfan-out: one agent.status reached 200 clients within {max(arrivals) - sent:.3f} s "
+          f"of the request; redis clients {clients_before} -> {clients_after}")
+    for stream in streams + [first]:
+        stream.check()
+        stream.close()
