@@ -199,21 +199,41 @@ class EventHub:
                 return
 
     def stream(self, principal, last_id=None, still_valid=lambda: True):
-        """The Server-Sent Events of one client (bytes), from after ``last_id`` if given."""
-        sub = self.subscribe(principal)
+        """The Server-Sent Events of one client (bytes), from after ``last_id`` if given.
+        A long replay is read before subscribing (live events would pile up meanwhile), then
+        what came in during it is read again once subscribed; ids already sent are skipped."""
+        sent, sub = None, None
         try:
+            if last_id is None:     # live only: subscribed before the client hears "connected"
+                sub = self.subscribe(principal)
             yield b"retry: 2000\n: connected\n\n"
-            sent = stream_id(last_id) if last_id else None
             if last_id is not None:
-                if self.store.lost_since(last_id):
-                    yield _reset_frame(last_id)
-                for event in self.replay(last_id):
+                sent = yield from self._replay(principal, last_id)
+                sub = self.subscribe(principal)
+                for event in self.replay(f"{sent[0]}-{sent[1]}"):   # what came meanwhile
                     if sub.sees(event):
                         yield event.frame
                     sent = event.key
             yield from self._live(sub, sent, still_valid)
         finally:
-            self.unsubscribe(sub)
+            if sub is not None:
+                self.unsubscribe(sub)
+
+    def _replay(self, principal, last_id):
+        """Yield the frames after ``last_id`` the principal may see; return the last id."""
+        if self.store.lost_since(last_id):
+            yield _reset_frame(last_id)
+        sent, probe = stream_id(last_id), self._probe(principal)
+        for event in self.replay(last_id):
+            if probe.sees(event):
+                yield event.frame
+            sent = event.key
+        return sent
+
+    def _probe(self, principal):
+        """A subscription that only filters (not fanned out to)."""
+        agent = principal.agent if principal is not None else None
+        return Subscription(principal, self.queues_of(agent) if agent else (), 1)
 
     def _live(self, sub, sent, still_valid):
         while True:
