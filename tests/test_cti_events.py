@@ -150,6 +150,17 @@ def test_a_last_event_id_older_than_the_stream_says_so_first(cti_factory):
 
 # -- what each event says ------------------------------------------------------------------------
 
+def test_events_survive_a_redis_that_forgot_the_scripts(cti_factory):
+    world = cti_factory({"support": {"tiers": ["2001"]}})
+    _, admin = world.daemon()
+    stream = admin.stream()
+    world.store.redis.script_flush()       # as after a restart of Redis
+    admin.put("/api/v1/agents/2001/status", {"status": "on-break", "reason": "lunch"})
+    event = stream.next(lambda e: e["event"] == "agent.status")["data"]
+    assert (event["status"], event["reason"]) == ("on-break", "lunch")
+    stream.close()
+
+
 def test_status_changes_carry_reason_and_author(cti_factory):
     world = cti_factory({"support": {"tiers": ["2001"]}}, {"2001": {"wrap-up-time": 0.5}})
     _, admin = world.daemon()

@@ -13,7 +13,9 @@ in one turn of the daemon's loop, written by a greenlet spawned for the batch --
 ``call.offered``, whose batch is written before the observer returns: the router sends the
 originate after its observers, so the desktop has the caller's card before the phone rings
 (the screen pop). A batch keeps the order its events were decided in. ``agent.status`` events
-carry the agent's status, state, call and reason as Redis holds them when the batch is written.
+carry what the decision determined (the state after an offer, a bridge, a release) and, for the
+rest, the agent's status, reason and ready_at as Redis holds them when the batch is written
+(read by ``publish.lua`` in the same step, merged in by the hub: :func:`merge_agent`).
 
 A failed write is logged and the batch dropped; routing never waits for or fails on events.
 Call control adds its events with one line: an entry in :data:`DECISIONS` for its decision
@@ -53,7 +55,6 @@ DECISIONS = {
 AGENT_CHANGES = {"offer", "bridge", "call-ended", "offer-failed", "answered-too-late",
                  "lease-expired", "released-after-restart", "gone-while-away", "agent-ready",
                  "agent-status"}
-_AGENT_FIELDS = ("status", "state", "call", "status_reason", "ready_at")
 
 
 class Event:
@@ -198,36 +199,38 @@ class EventPublisher:
             if not batch and not extra:
                 return
             try:
-                self._write(batch, extra)
+                try:
+                    self._write(batch, extra)
+                except redis.exceptions.NoScriptError:   # Redis restarted: load, once more
+                    self.store.load_scripts()               # (the counts went through)
+                    self._write(batch, [])
                 self.written += len(batch)
             except redis.RedisError as exc:
                 self.dropped += len(batch)
                 log.warning("%d CTI event(s) lost: cannot write to redis: %s", len(batch), exc)
 
     def _write(self, batch, extra):
-        self._fill_agents([e for e in batch if e.agent_of])
         cti = self.config().cti
         pipe = self.store.redis.pipeline(transaction=False)
         for event in batch:
             self.store.publish(pipe, event.kind, json.dumps(event.data), event.agents,
-                               event.queue, cti.event_max_length, cti.event_retention)
+                               event.queue, cti.event_max_length, cti.event_retention,
+                               event.agent_of)
         for fn in extra:
             fn(pipe)
         pipe.execute()
 
-    def _fill_agents(self, events):
-        if not events:
-            return
-        pipe = self.store.redis.pipeline(transaction=False)
-        for event in events:
-            pipe.hmget(self.agent_key(event.agent_of), *_AGENT_FIELDS)
-        for event, (status, state, call, reason, ready_at) in zip(events, pipe.execute()):
-            ready = float(ready_at) if ready_at else None
-            ready = ready if ready is not None and ready > self.clock() else None
-            stored = dict(status=status, state=state, call=call or None, reason=reason or "",
-                          ready_at=iso_utc(ready), ready_at_epoch=ready)
-            event.data.update({k: v for k, v in stored.items() if k not in event.data})
 
+def merge_agent(data, stored, now):
+    """An agent.status event's data completed with the agent's stored fields (those the
+    decision did not determine): what the hub sends."""
+    ready = float(stored["ready_at"]) if stored.get("ready_at") else None
+    ready = ready if ready is not None and ready > now else None
+    found = dict(status=stored.get("status") or None, state=stored.get("state") or None,
+                 call=stored.get("call") or None, reason=stored.get("status_reason") or "",
+                 ready_at=iso_utc(ready), ready_at_epoch=ready)
+    data.update({k: v for k, v in found.items() if k not in data})
+    return data
 
 #: The agent's state after a decision, where the decision says it for sure.
 _STATE_AFTER = {"offer": "ringing", "bridge": "in-call", "agent-ready": "waiting",

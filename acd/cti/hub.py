@@ -34,8 +34,8 @@ import redis
 
 from acd import defaults
 from acd.cti.auth import may_read_everything
-from acd.cti.events import QUEUE_STATS
-from acd.store.cti import stream_id
+from acd.cti.events import QUEUE_STATS, merge_agent
+from acd.store.cti import agent_fields, stream_id
 
 log = logging.getLogger("acd.cti.hub")
 
@@ -48,17 +48,25 @@ _OVERFLOW = object()
 class Event:
     """One stream entry: ``frame`` is its SSE text, made once for every client."""
 
-    __slots__ = ("id", "key", "kind", "agents", "queue", "data", "frame")
+    __slots__ = ("id", "key", "kind", "agents", "queue", "data", "_fields", "_frame")
 
     def __init__(self, entry_id, fields):
         self.id, self.key = entry_id, stream_id(entry_id)
         self.kind, self.data = fields.get("type", ""), fields.get("data", "{}")
         self.agents = tuple(a for a in fields.get("agents", "").split(",") if a)
         self.queue = fields.get("queue", "")
-        self.frame = f"id: {entry_id}\nevent: {self.kind}\ndata: {self.data}\n\n".encode()
+        self._fields, self._frame = fields, None
 
-    def json(self):
-        return {"id": self.id, "event": self.kind, "data": json.loads(self.data)}
+    @property
+    def frame(self):
+        """The SSE text, made when a client first needs it (once for all of them)."""
+        if self._frame is None:
+            stored = agent_fields(self._fields)
+            if stored:   # an agent.status: complete it with the agent as it was stored
+                data = merge_agent(json.loads(self.data), stored, stream_id(self.id)[0] / 1000)
+                self.data = json.dumps(data)
+            self._frame = f"id: {self.id}\nevent: {self.kind}\ndata: {self.data}\n\n".encode()
+        return self._frame
 
 
 class Subscription:

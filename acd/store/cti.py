@@ -57,11 +57,20 @@ class CtiStore:
 
     # -- events -------------------------------------------------------------------------------
 
-    def publish(self, pipe, kind, data, agents, queue, max_length, retention):
-        """Queue one event on ``pipe`` (its result: the entry id). ``data``: JSON text."""
-        self._scripts["publish"](keys=[self.keys.events],
-                                 args=[kind, data, ",".join(agents), queue or "", max_length,
-                                       int(retention * 1000)], client=pipe)
+    def publish(self, pipe, kind, data, agents, queue, max_length, retention, agent_of=None):
+        """Queue one event on ``pipe`` (its result: the entry id). ``data``: JSON text;
+        ``agent_of``: an agent whose stored status, state, call, reason and ready_at go with
+        the entry (fields ``agent_status``, ...; see :func:`agent_fields`)."""
+        keys = [self.keys.events] + ([self.keys.agent(agent_of)] if agent_of else [])
+        # EVALSHA itself: a Script object on a pipeline costs a SCRIPT EXISTS round trip per
+        # execute (redis-py); after a Redis restart the caller reloads (load_scripts) and retries
+        pipe.evalsha(self._scripts["publish"].sha, len(keys), *keys, kind, data,
+                     ",".join(agents), queue or "", max_length, int(retention * 1000))
+
+    def load_scripts(self):
+        """Load the scripts into Redis (after a NOSCRIPT error: Redis restarted or flushed)."""
+        for script in self._scripts.values():
+            script.sha = self.redis.script_load(script.script)
 
     def last_event_id(self):
         """The newest entry's id, or "0-0"."""
@@ -204,8 +213,17 @@ class CtiStore:
         self.redis.delete(self.keys.login_failures("agent", agent_id))
 
 
+#: The agent fields publish.lua stores with an agent.status entry (``agent_<name>``).
+AGENT_FIELDS = ("status", "state", "call", "status_reason", "ready_at")
+
+
+def agent_fields(fields):
+    """{name: value} of the agent fields of a stream entry ({} when it has none)."""
+    return {name: fields[f"agent_{name}"] for name in AGENT_FIELDS if f"agent_{name}" in fields}
+
+
 def _flat(fields):
     return {k: "" if v is None else str(v) for k, v in fields.items()}
 
 
-__all__ = ["CtiStore", "Keys", "stream_id"]
+__all__ = ["CtiStore", "Keys", "agent_fields", "stream_id"]
