@@ -189,6 +189,16 @@ def _run_report(args):
 COMMANDS.append(_add_report)
 
 
+def _add_cti(sub):
+    from acd.cli_cti import add_passwd_parser, add_token_parser
+
+    add_passwd_parser(sub)
+    add_token_parser(sub)
+
+
+COMMANDS.append(_add_cti)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="acd", description="Automatic call distribution for FreeSWITCH.")

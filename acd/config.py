@@ -20,7 +20,7 @@ from acd.core.skills import match_sets
 from acd.esl.commands import UnsafeValue, parse_contact
 from acd.schedule import Schedule
 
-from acd import defaults
+from acd import config_cti, defaults
 from acd import ivr_config
 from acd.config_queues import (ACTION_KINDS, NAME, NAME_CHARS, STRATEGIES, Action, QueueConfig,
                                RelaxStep, Tier, check_queues, read_action, read_queues, skill_map)
@@ -36,14 +36,14 @@ ENV_ESL_PASSWORD = "ACD_ESL_PASSWORD"
 ENV_ADMIN_TOKEN = "ACD_ADMIN_TOKEN"
 
 _TOP_KEYS = ("instance", "unknown-queue", "freeswitch", "redis", "http", "agents", "queues", "ivr",
-             "schedules", "metrics", "records")   # ivr, schedules: acd/ivr_config.py reads them
+             "schedules", "metrics", "records", "cti")   # ivr, schedules: acd/ivr_config.py; cti: config_cti
 _FREESWITCH_KEYS = ("host", "port", "password", "command-timeout", "command-connections",
                     "max-inflight-originates")
 _REDIS_KEYS = ("url", "prefix")
-_HTTP_KEYS = ("listen", "admin-token")
+_HTTP_KEYS = ("listen", "admin-token") + config_cti.HTTP_KEYS
 _AGENT_KEYS = ("id", "name", "contact", "status", "max-no-answer", "wrap-up-time",
                "reject-delay-time", "busy-delay-time", "no-answer-delay-time", "ring-timeout",
-               "skills")
+               "skills") + config_cti.AGENT_KEYS
 _METRICS_KEYS = ("per-agent", "service-level-window")
 _RECORDS_KEYS = ("max-length", "retention")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])\Z")
@@ -133,6 +133,8 @@ class Config:
     instance: "str | None" = None
     #: What a call meant for this deployment gets when it names a queue that does not exist.
     unknown_queue: Action = Action("hangup", defaults.UNKNOWN_QUEUE_CAUSE)
+    #: logins, tokens, the event stream (acd/config_cti.py, docs/cti.md)
+    cti: config_cti.CtiConfig = field(default_factory=config_cti.CtiConfig)
 
     def __post_init__(self):
         # indexes: the router looks agents and queues up on every call (10,000 agents)
@@ -220,12 +222,13 @@ def parse_config(data, source="<string>", env=os.environ):
                          records=_records(top.raw("records"), problems))
     check_queues(queues, problems)
     ivrs, schedules, queues = ivr_config.read(top, queues, [a.id for a in agents], problems)
+    cti = config_cti.read(top, problems)
     if problems.errors:
         raise ConfigError(problems.errors)
     _warn_unused(agents, queues, problems)
     return Config(freeswitch, redis, http, tuple(agents), tuple(queues), source,
                   tuple(problems.warnings), ivrs=ivrs, schedules=schedules,
-                  **observability, **deployment)
+                  cti=cti, **observability, **deployment)
 
 
 def _unknown_queue(top):

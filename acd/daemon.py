@@ -24,8 +24,9 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from acd import clock as clock_module
-from acd.esl import EslError, NotConnectedError, Switch
 from acd.callcontrol import CallControl
+from acd.cti.runtime import Cti
+from acd.esl import EslError, NotConnectedError, Switch
 from acd.ivr import Ivr
 from acd.outbound import Outbound
 from acd.records import Recorder
@@ -76,6 +77,8 @@ class Daemon:
             observers.append(self.metrics.observe)
         if config.records.max_length:
             observers.append(Recorder(config, self.store, clock, self.owner))
+        self.cti = Cti(lambda: self.config, self.store, clock, self.owner)  # events, day counts
+        observers += self.cti.observers
         self.esl = Switch(fs.host, fs.port, fs.password, connections=fs.command_connections,
                           command_timeout=fs.command_timeout,
                           on_connect=lambda: self.post(self.resync),
@@ -99,7 +102,9 @@ class Daemon:
                                "CHANNEL_EXECUTE_COMPLETE": self.ivr.on_execute_complete})
         self.service = Service(config, self.store, clock,
                                on_agent_change=lambda agent_id: self.post(self._agent_changed, agent_id),
-                               health_checks=[self._esl_health])
+                               health_checks=[self._esl_health],
+                               on_agent_status=lambda agent_id, details: self.post(
+                                   self.cti.agent_status, self.router, agent_id, details))
         if self.metrics is not None:
             self.metrics.bind(self)
             self.service.metrics = self.metrics
@@ -144,8 +149,9 @@ class Daemon:
         self._greenlets = [gevent.spawn(self._loop), gevent.spawn(self._ticker)]
         if self.http_enabled:
             from acd.http import serve
+            desk = self.cti.start(self.service, self.config.http.admin_token)
             self.http = serve(self.service, self.config.http.listen_host,
-                              self.config.http.listen_port, self.config.http.admin_token)
+                              self.config.http.listen_port, self.config.http.admin_token, desk)
         self.esl.start()
         if wait_connected is not None and not self.esl.wait_connected(wait_connected):
             raise ConnectionError(f"FreeSWITCH at {self.esl.host}:{self.esl.port} is not reachable")
@@ -156,6 +162,7 @@ class Daemon:
         self.esl.stop()
         if self.http is not None:
             self.http.stop(timeout=1)
+        self.cti.stop()
         gevent.killall(self._greenlets, block=True, timeout=2)
 
     def run_forever(self):

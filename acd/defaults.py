@@ -133,3 +133,28 @@ QUEUE_SERVICE_LEVEL_THRESHOLD = 20.0
 #: queues[].service-level-count-short-abandons: whether a caller who hangs up within the
 #: threshold counts as met (Asterisk's SL2) instead of missed.
 QUEUE_SERVICE_LEVEL_COUNT_SHORT_ABANDONS = False
+
+# --- CTI: logins, tokens, the live event stream (docs/cti.md) ----------------------------------
+#: http.session-ttl: seconds a login token is valid (a shift and then some).
+HTTP_SESSION_TTL = 12 * 3600.0
+#: Seconds a ticket for the event stream (POST /api/v1/events/ticket) is valid; used once.
+EVENT_TICKET_TTL = 30
+#: cti.event-retention: seconds of events kept in the Redis stream for reconnecting clients.
+CTI_EVENT_RETENTION = 600.0
+#: cti.event-max-length: events kept in the stream at most (about), whatever their age.
+CTI_EVENT_MAX_LENGTH = 100_000
+#: cti.heartbeat: seconds between the stream's comment lines when nothing else is sent.
+CTI_HEARTBEAT = 15.0
+#: cti.timezone: the zone whose midnight starts "today" on the wallboard.
+CTI_TIMEZONE = "UTC"
+#: Wrong passwords allowed per agent / per client address before logins slow down; then each
+#: further attempt waits LOGIN_DELAY * 2**(failures beyond) seconds, at most LOGIN_DELAY_MAX.
+LOGIN_FREE_FAILURES_AGENT = 5
+LOGIN_FREE_FAILURES_ADDRESS = 30
+LOGIN_DELAY = 1.0
+LOGIN_DELAY_MAX = 300.0
+#: Seconds without a wrong password after which the counts start again.
+LOGIN_FAILURE_WINDOW = 900.0
+#: Events a slow stream client may have waiting before it is cut off (it reconnects with
+#: Last-Event-ID and replays what it missed).
+CTI_CLIENT_BACKLOG = 2000

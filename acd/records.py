@@ -127,10 +127,13 @@ def wrap_up_lookup(config):
 
 
 class Recorder:
-    """The call-record observer: appends each ended queue call to the Redis stream."""
+    """The call-record observer: appends each ended queue call to the Redis stream, indexed
+    under the agents it rang (GET /api/v1/agents/{id}/calls)."""
 
     def __init__(self, config, store, clock, owner=""):
-        self.redis, self.key, self.owner = store.redis, store.keys.records, owner
+        from acd.store.cti import CtiStore
+
+        self.writer, self.owner = CtiStore.of(store), owner
         self.max_length = config.records.max_length
         self.retention = config.records.retention
         self.calls = QueueCalls(wrap_up_lookup(config), clock, on_ended=self.write)
@@ -140,12 +143,9 @@ class Recorder:
         self.calls(what, call, agent, details)
 
     def write(self, qc):
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.xadd(self.key, qc.record(self.owner), maxlen=self.max_length, approximate=True)
-        if self.retention:
-            oldest = int((self.clock() - self.retention) * 1000)
-            pipe.xtrim(self.key, minid=max(oldest, 0), approximate=True)
-        pipe.execute()
+        oldest = int((self.clock() - self.retention) * 1000) if self.retention else 0
+        agents = list(dict.fromkeys(qc.offered_to + ([qc.agent] if qc.agent else [])))
+        self.writer.append_record(qc.record(self.owner), agents, self.max_length, oldest)
 
 
 # -- reading back ---------------------------------------------------------------------------------

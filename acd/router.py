@@ -366,7 +366,7 @@ class Router(OfferResults, Transfers):
             self.leg_causes[uuid] = cause
             call = self.calls.get(self.legs[uuid][0])
             if call is not None and call.agent_leg == uuid:
-                self._end_bridge(call, now, "agent hung up")
+                self._end_bridge(call, now, "agent hung up", cause)
             return
         call = self.calls.get(uuid)
         if call is None:
@@ -374,7 +374,7 @@ class Router(OfferResults, Transfers):
                 self.outbound.on_hangup(event)
             return
         if call.state is CallState.BRIDGED:
-            self._end_bridge(call, now, "caller hung up")
+            self._end_bridge(call, now, "caller hung up", cause)
         else:
             self._cancel_offers(call)
             queue = self.config.queue(call.queue)
@@ -417,7 +417,7 @@ class Router(OfferResults, Transfers):
         for leg in list(call.offers):
             self._fire(cmd.uuid_kill(leg, "ORIGINATOR_CANCEL"))
 
-    def _end_bridge(self, call, now, why):
+    def _end_bridge(self, call, now, why, cause=""):
         if call.state is not CallState.BRIDGED:
             return
         if call.transfer:
@@ -428,7 +428,8 @@ class Router(OfferResults, Transfers):
         self.leg_causes.pop(call.agent_leg, None)
         changed, state, _ = self.store.release(call.agent, call.uuid, "ended", now)
         self._decide("call-ended", call, call.agent, why=why.replace(" ", "-"),
-                     talk=round(now - (call.answered_at or now), 3), agent_state=state)
+                     talk=round(now - (call.answered_at or now), 3), agent_state=state,
+                     **({"cause": cause} if cause else {}))
         self._finish(call, Result.ANSWERED, now)
         self.dispatch(self._queues_of(call.agent))
         self._timed("agent_freed", started)
@@ -481,6 +482,8 @@ class Router(OfferResults, Transfers):
         started = time.perf_counter()
         now = self.clock()
         ready = self.store.promote(now)
+        for agent_id in ready:  # wrap-up or delay over: no decision, but observers (CTI) see it
+            self._observe("agent-ready", None, agent_id, {})
         mine = self._my_agents()
         if now >= self.next_renew:
             self.store.renew(sorted(mine), now, LEASE)

@@ -58,10 +58,13 @@ class Service:
     """``health_checks``: callables returning ``(name, ok, reason)`` (the daemon's ESL check)."""
 
     def __init__(self, config, store, clock=acd.clock.now, on_agent_change=lambda agent_id: None,
-                 health_checks=()):
+                 health_checks=(), on_agent_status=lambda agent_id, details: None):
         self.store = store
         self.clock = clock
         self.on_agent_change = on_agent_change
+        #: told first, with {"status", "reason", "by"}, after a status change (the daemon
+        #: makes it a routing decision: the event stream's agent.status)
+        self.on_agent_status = on_agent_status
         self.health_checks = tuple(health_checks)
         self.config = config
         self.metrics = None         # acd.metrics.Metrics, set by the daemon (GET /metrics)
@@ -130,22 +133,43 @@ class Service:
         stored, now = self._stored_agents(), self.clock()
         return [self._agent_json(conf, stored.get(conf.id), now) for conf in self._agents.values()]
 
-    def set_agent_status(self, agent_id, status):
-        """Set the agent's status in Redis, tell the observer, return the agent's new view.
-        KeyError: not configured; NotSynced: not in Redis yet; ValueError: not a status.
-        The observer runs before the response goes out: it should hand work off, not block."""
+    def set_agent_status(self, agent_id, status, reason=None, by=None):
+        """Set the agent's status in Redis, tell the observers, return the agent's new view.
+        ``reason``: why (on-break only; one of cti.break-reasons); ``by``: who asked.
+        KeyError: not configured; NotSynced: not in Redis yet; ValueError: not a status or
+        not a reason. The observers run before the response goes out: they should hand work
+        off, not block."""
         if agent_id not in self._agents:
             raise KeyError(agent_id)
         if status not in STATUSES:
             shown = json.dumps(status, default=repr)[:64]
             raise ValueError(f"invalid status {shown}; valid: {', '.join(STATUSES)}")
+        reason = self._check_reason(status, reason)
         try:
-            self.store.set_status(agent_id, status, self.clock())
+            self.store.set_status(agent_id, status, self.clock(), reason)
         except KeyError:
             raise NotSynced(f"agent {agent_id} is configured but not in Redis yet "
                             "(the daemon writes agents at start); try again") from None
+        try:
+            self.on_agent_status(agent_id, {"status": status, "reason": reason, "by": by or ""})
+        except Exception:
+            log.exception("on_agent_status(%r) failed", agent_id)
         self._notify(agent_id)
         return self.agent_view(agent_id)
+
+    def _check_reason(self, status, reason):
+        """The reason to keep ('' for none); ValueError unless it is a configured break reason
+        given with on-break."""
+        if reason is None or reason == "":
+            return ""
+        reasons = getattr(getattr(self._config, "cti", None), "break_reasons", ())
+        shown = json.dumps(reason, default=repr)[:64]
+        if status != "on-break":
+            raise ValueError(f"a reason goes with status on-break only, got {shown} with {status}")
+        if reason not in reasons:
+            listed = ", ".join(reasons) if reasons else "none are configured (cti.break-reasons)"
+            raise ValueError(f"invalid reason {shown}; valid: {listed}")
+        return reason
 
     def set_agent_skills(self, agent_id, skills):
         """Replace the agent's skills at run time ({name: proficiency 1..10}); the next routing

@@ -27,6 +27,7 @@ PHONES = {
     "2102": {"respond": "USER_BUSY"},
     "2103": {"respond": "CALL_REJECTED", "after": 0.2},
     "2104": {"registered": False},
+    "2201": {"answer-after": 3}, "2202": {"answer-after": 3},   # time to look at the screen pop
 }
 
 _callers = itertools.count(1)
@@ -112,6 +113,8 @@ class World:
         # IVR worlds (tests/test_ivr.py): the ivr and schedules sections, sound lengths
         self.ivr_sections = {k: defaults.pop(k) for k in ("ivr", "schedules", "sounds")
                              if k in defaults}
+        # CTI worlds (tests/test_cti_*.py): the cti section, more http settings
+        self.cti_sections = {k: defaults.pop(k) for k in ("cti", "http") if k in defaults}
         self.menu_names = [m["name"] for m in self.ivr_sections.get("ivr", [])]
         path = tmp_path / "sim.yaml"
         world = (sim_config(self.queue_names) if not self.ivr_sections else
@@ -147,6 +150,9 @@ class World:
                 for name, q in queues.items()],
         }
         self.data.update({k: v for k, v in self.ivr_sections.items() if k != "sounds"})
+        self.data["http"].update(self.cti_sections.get("http", {}))
+        if "cti" in self.cti_sections:
+            self.data["cti"] = self.cti_sections["cti"]
         self.config = parse_config(self.data, source="test.yaml")
         self.store = Store(redis.Redis.from_url(redis_url, decode_responses=True), "acd")
         self.daemons = []

@@ -82,3 +82,20 @@ def sim(sim_factory):
 def pytest_report_header(config):
     mode = "gevent monkey-patched" if os.environ.get("ACD_TEST_GEVENT") else "unpatched"
     return f"acd tests: {mode}"
+
+
+@pytest.fixture(autouse=True)
+def openapi_checked(monkeypatch):
+    """Every HTTP API a test starts answers through tests/openapi_check.CheckingApp: each
+    response must be documented in acd/http/openapi.yaml; a mismatch fails the test."""
+    import acd.http.server
+    from tests.openapi_check import CheckingApp
+
+    failures = []
+    make_app = acd.http.server.make_app
+    monkeypatch.setattr(acd.http.server, "make_app",
+                        lambda *args, **kw: CheckingApp(make_app(*args, **kw), failures))
+    yield failures
+    if failures:
+        pytest.fail("responses that do not match the OpenAPI document:\n" +
+                    "\n".join(dict.fromkeys(failures)))

@@ -33,9 +33,24 @@ key                                    type    holds
                                                trimmed by records.max-length and retention
 ``acd:metrics:exporter``               string  the daemon that exports the shared agent gauges
                                                (a lease renewed at each scrape; acd.metrics)
+``acd:events``                         stream  the CTI event stream (acd.cti), trimmed to
+                                               cti.event-retention and cti.event-max-length
+``acd:cti:stats-publisher``            string  the daemon that publishes queue.stats (a lease)
+``acd:agent:{id}:recent``              list    stream ids of the agent's latest call records
+``acd:stats:{day}:queue:{q}``          hash    today's counts of queue q (offered, answered,
+                                               abandoned, sl_met, sl_counted); kept 3 days
+``acd:auth:session:{sha256}``          hash    a login token's role and agent; expires with it
+``acd:auth:token:{sha256}``            hash    a long-lived integration token (acd token)
+``acd:auth:tokens``                    hash    integration token id -> its sha256 (acd token list)
+``acd:auth:ticket:{sha256}``           string  a single-use event-stream ticket (30 s)
+``acd:auth:failures:{kind}:{sha256}``  hash    wrong passwords per agent / client address
 =====================================  ======  ==================================================
+
+Tokens, tickets and throttled names appear in keys only as SHA-256 digests: a Redis dump shows
+no usable token.
 """
 
+import hashlib
 import re
 
 _TOKEN = re.compile(r"[A-Za-z0-9_.:@+-]{1,128}\Z")
@@ -53,6 +68,9 @@ class Keys:
         self.leases = f"{prefix}:leases"
         self.records = f"{prefix}:records"
         self.metrics_exporter = f"{prefix}:metrics:exporter"
+        self.events = f"{prefix}:events"
+        self.stats_publisher = f"{prefix}:cti:stats-publisher"
+        self.api_tokens = f"{prefix}:auth:tokens"
 
     @staticmethod
     def _id(value):
@@ -100,3 +118,38 @@ class Keys:
 
     def skilled(self, queue, skill):
         return f"{self.prefix}:queue:{self._id(queue)}:skilled:{self._id(skill)}"
+
+    # -- CTI (acd/store/cti.py) ----------------------------------------------------------------
+
+    def agent_recent(self, agent_id):
+        return f"{self.prefix}:agent:{self._id(agent_id)}:recent"
+
+    def day_stats(self, day, queue):
+        """``day``: an ISO date (2027-01-15) in cti.timezone."""
+        return f"{self.prefix}:stats:{self._id(day)}:queue:{self._id(queue)}"
+
+    def session(self, digest):
+        return f"{self.prefix}:auth:session:{self._digest(digest)}"
+
+    def api_token(self, digest):
+        return f"{self.prefix}:auth:token:{self._digest(digest)}"
+
+    def ticket(self, digest):
+        return f"{self.prefix}:auth:ticket:{self._digest(digest)}"
+
+    def login_failures(self, kind, who):
+        """Wrong-password counts of an agent id or a client address (any text: hashed)."""
+        if kind not in ("agent", "address"):
+            raise ValueError(f"invalid kind {kind!r}")
+        return f"{self.prefix}:auth:failures:{kind}:{sha256(who)}"
+
+    @staticmethod
+    def _digest(value):
+        if not re.fullmatch(r"[0-9a-f]{64}", value):
+            raise ValueError("expected a sha256 hex digest")
+        return value
+
+
+def sha256(text):
+    """The hex SHA-256 of a text (how tokens and throttled names appear in keys)."""
+    return hashlib.sha256(str(text).encode("utf-8", "surrogatepass")).hexdigest()

@@ -36,7 +36,7 @@ CONFIG_FIELDS = ("name", "contact", "max_no_answer", "wrap_up_time", "reject_del
 _INT_FIELDS = ("calls_answered", "no_answer_count", "max_no_answer")
 _FLOAT_FIELDS = ("talk_time", "idle_since", "ready_at", "lease_until", "answered_at",
                  "offered_at", "wrap_up_time", "reject_delay_time", "busy_delay_time",
-                 "no_answer_delay_time", "last_call_end")
+                 "no_answer_delay_time", "last_call_end", "status_since")
 LEVEL = 10 ** 13  # must match lua/_score.lua
 #: How many zset entries one skills decision examines at most (pick.lua); beyond it the best
 #: found so far is offered and the explanation says the answer was not exact.
@@ -200,8 +200,9 @@ class Store:
         for queue in self.redis.hkeys(self.keys.agent_tiers(agent_id)):
             self.redis.zrem(self.keys.avail(queue), agent_id)
 
-    def set_status(self, agent_id, status, now):
-        """Set logged-out | available | on-break; returns the agent. KeyError if unknown."""
+    def set_status(self, agent_id, status, now, reason=""):
+        """Set logged-out | available | on-break (``reason``: why, e.g. a break reason; kept
+        as ``status_reason``); returns the agent. KeyError if unknown."""
         if status not in ("logged-out", "available", "on-break"):
             raise ValueError(f"invalid status {status!r}")
         tiers = self.tiers_of(agent_id)
@@ -209,7 +210,7 @@ class Store:
         try:
             self._scripts["set_status"](
                 keys=[self.keys.agent(agent_id), self.keys.pending] + keys,
-                args=[agent_id, now, status, len(tiers)] + argv)
+                args=[agent_id, now, status, len(tiers), reason or ""] + argv)
         except redis.ResponseError as exc:
             if "no such agent" in str(exc):
                 raise KeyError(agent_id) from None

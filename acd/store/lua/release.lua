@@ -19,7 +19,9 @@ if outcome == 'ended' then
 elseif outcome == 'no_answer' then
   local count = redis.call('HINCRBY', key, 'no_answer_count', 1)
   local max = num(agent.max_no_answer)
-  if max > 0 and count >= max then redis.call('HSET', key, 'status', 'on-break') end
+  if max > 0 and count >= max then
+    redis.call('HSET', key, 'status', 'on-break', 'status_reason', 'max-no-answer', 'status_since', now)
+  end
   ready = now + num(agent.no_answer_delay_time)
 elseif outcome == 'busy' then
   ready = now + num(agent.busy_delay_time)
