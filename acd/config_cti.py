@@ -21,11 +21,13 @@ from dataclasses import dataclass, field
 
 from acd import defaults
 from acd.config_reader import Reader, as_text, key_path, shown
+from acd.esl.commands import UnsafeValue, parse_contact
 
 #: Keys this module adds to sections acd.config reads.
 HTTP_KEYS = ("session-ttl", "trusted-proxies")
 AGENT_KEYS = ("password-hash", "role")
-CTI_KEYS = ("break-reasons", "event-retention", "event-max-length", "heartbeat", "timezone")
+CTI_KEYS = ("break-reasons", "event-retention", "event-max-length", "heartbeat", "timezone",
+            "dial-template", "dial-pattern", "caller-id-number")
 ROLES = ("agent", "supervisor", "admin")
 _REASON = re.compile(r"[a-z0-9][a-z0-9_.-]{0,31}\Z")
 _ARGON2ID = re.compile(r"\$argon2id\$v=19\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+\Z")
@@ -49,6 +51,11 @@ class CtiConfig:
     event_max_length: int = defaults.CTI_EVENT_MAX_LENGTH
     heartbeat: float = defaults.CTI_HEARTBEAT
     timezone: str = defaults.CTI_TIMEZONE
+    #: click-to-dial and transfers to a number (acd/outbound.py): the dial string with
+    #: ``{number}``, the pattern a number must match, the caller ID the customer sees
+    dial_template: str = defaults.CTI_DIAL_TEMPLATE
+    dial_pattern: str = defaults.CTI_DIAL_PATTERN
+    caller_id_number: str = ""
     #: agent id -> Account, for the agents that have a password-hash or a role
     accounts: "dict[str, Account]" = field(default_factory=dict, repr=False, hash=False,
                                            compare=False)
@@ -94,6 +101,7 @@ def read(top, problems):
         event_max_length=c.integer("event-max-length", defaults.CTI_EVENT_MAX_LENGTH, 100),
         heartbeat=c.seconds("heartbeat", defaults.CTI_HEARTBEAT, positive=True),
         timezone=_timezone(c),
+        **_dialling(c),
         accounts=_accounts(top.raw("agents"), problems))
 
 
@@ -134,6 +142,35 @@ def _reasons(r):
         else:
             found.append(text)
     return tuple(found)
+
+
+def _dialling(r):
+    """cti.dial-template, dial-pattern, caller-id-number: checked as acd will use them."""
+    template = r.text("dial-template", defaults.CTI_DIAL_TEMPLATE)
+    try:
+        parse_contact(template.replace("{number}", "+4930123456"))
+        if "{number}" not in template:
+            raise UnsafeValue("it has no {number}")
+    except UnsafeValue as exc:
+        r.fail("dial-template", "expected a FreeSWITCH dial string with {number}, such as "
+                                f"sofia/gateway/pstn/{{number}} ({exc}), got {shown(template)}")
+        template = defaults.CTI_DIAL_TEMPLATE
+    pattern = r.text("dial-pattern", defaults.CTI_DIAL_PATTERN)
+    try:
+        compiled = re.compile(pattern)
+        probe = [n for n in ("+49 30", "1}", "1,a=b", "1&park()", "user/1") if compiled.fullmatch(n)]
+        if probe:
+            raise re.error(f"it admits {probe[0]!r}, which is not a phone number")
+    except re.error as exc:
+        r.fail("dial-pattern", f"expected a regular expression for phone numbers such as "
+                               f"^\\+?[0-9]{{2,15}}$ ({exc}), got {shown(pattern)}")
+        pattern = defaults.CTI_DIAL_PATTERN
+    number = as_text(r.raw("caller-id-number", "")) or ""
+    if number and not re.fullmatch(r"\+?[0-9]{1,20}", number):
+        r.fail("caller-id-number", f"expected a phone number such as +4930123456, got "
+                                   f"{shown(number)}")
+        number = ""
+    return dict(dial_template=template, dial_pattern=pattern, caller_id_number=number)
 
 
 def _timezone(r):

@@ -149,7 +149,7 @@ class Daemon:
         self._greenlets = [gevent.spawn(self._loop), gevent.spawn(self._ticker)]
         if self.http_enabled:
             from acd.http import serve
-            desk = self.cti.start(self.service, self.config.http.admin_token)
+            desk = self.cti.start(self.service, self.config.http.admin_token, self.control)
             self.http = serve(self.service, self.config.http.listen_host,
                               self.config.http.listen_port, self.config.http.admin_token, desk)
         self.esl.start()

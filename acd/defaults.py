@@ -147,6 +147,10 @@ CTI_EVENT_MAX_LENGTH = 100_000
 CTI_HEARTBEAT = 15.0
 #: cti.timezone: the zone whose midnight starts "today" on the wallboard.
 CTI_TIMEZONE = "UTC"
+#: cti.dial-template: where click-to-dial and transfers to a number ring ({number}: as dialled).
+CTI_DIAL_TEMPLATE = "sofia/gateway/pstn/{number}"
+#: cti.dial-pattern: what a number to dial must look like (anything else: 422, nothing sent).
+CTI_DIAL_PATTERN = r"^\+?[0-9]{2,15}$"
 #: Wrong passwords allowed per agent / per client address before logins slow down; then each
 #: further attempt waits LOGIN_DELAY * 2**(failures beyond) seconds, at most LOGIN_DELAY_MAX.
 LOGIN_FREE_FAILURES_AGENT = 5

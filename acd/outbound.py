@@ -38,7 +38,8 @@ from acd.esl import commands as cmd
 
 log = logging.getLogger("acd.outbound")
 
-#: Seconds the agent's phone rings for a click-to-dial call, and a number for a transfer.
+#: Seconds the agent's phone rings for a click-to-dial call (unless the agent has its own
+#: ring-timeout), and a number for a transfer.
 RING_TIMEOUT = 30
 MODES = ("listen", "whisper", "barge")
 _WHISPER = {"listen": {}, "whisper": {"eavesdrop_whisper_bleg": True},
@@ -94,13 +95,15 @@ class Outbound:
 
     def _dial(self, agent_id, number):
         leg, now = str(uuidlib.uuid4()), self.clock()
-        if not self.store.claim_outbound(agent_id, leg, self.owner, now, self.router.lease):
+        if not self.store.claim_outbound(agent_id, leg, self.owner, now, self.router.lease,
+                                         number):
             raise ControlError(f"agent {agent_id} is in a call")
         own, endpoint = cmd.parse_contact(self.config.agent(agent_id).contact)
         agent_leg = cmd.leg(endpoint, dict(own, origination_uuid=leg, acd_agent=agent_id))
         dial = cmd.dial_string([agent_leg], {
             "origination_caller_id_number": number, "origination_caller_id_name": number,
-            "originate_timeout": RING_TIMEOUT, "acd_role": "outbound", "acd_call": leg,
+            "originate_timeout": int(self.config.agent(agent_id).ring_timeout or RING_TIMEOUT),
+            "acd_role": "outbound", "acd_call": leg,
             "acd_dialed": number, "acd_instance": self.config.instance,
             "local_var_clobber": True})
         customer = self._customer(number, self.config.cti.caller_id_number)
@@ -165,7 +168,9 @@ class Outbound:
                            now)
         self.router.decide("dial-ended", None, call.agent, call_uuid=call.uuid, cause=cause,
                            why=why, number=call.number,
-                           talk=round(now - call.connected_at, 3) if call.connected_at else 0)
+                           talk=round(now - call.connected_at, 3) if call.connected_at else 0,
+                           started_at=call.started_at, connected_at=call.connected_at,
+                           ended_at=now, customer_leg=call.customer_leg or "", leg=call.uuid)
         self.router.dispatch(self.router._queues_of(call.agent))
 
     def bridged(self, uuid):

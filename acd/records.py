@@ -35,11 +35,14 @@ CLOCK_MARGIN = 120.0
 #: Fields of a record, in CSV order.
 FIELDS = ("uuid", "queue", "caller_number", "caller_name", "ivr_path", "enqueued_at",
           "answered_at", "ended_at", "agent", "wait", "talk", "wrap_up", "result", "offers",
-          "offered_to", "from_queue", "daemon")
+          "offered_to", "from_queue", "daemon", "direction", "other_leg")
 
 
 class QueueCall:
     """One caller's stay in one queue."""
+
+    direction = "inbound"
+    other_leg = ""
 
     __slots__ = ("uuid", "queue", "caller_number", "caller_name", "ivr_path", "enqueued_at",
                  "answered_at", "ended_at", "agent", "talk", "wrap_up", "result", "offered_to",
@@ -70,6 +73,29 @@ class QueueCall:
                       wait=round(self.wait, 3), daemon=daemon)
         return {k: "" if v is None else (str(round(v, 3)) if isinstance(v, float) else str(v))
                 for k, v in values.items()}
+
+
+class OutboundRecord:
+    """A click-to-dial call (acd.outbound's ``dial-ended`` decision) as a record: the agent's leg
+    is its uuid, the customer's leg ``other_leg``, the number dialled ``caller_number``."""
+
+    direction = "outbound"
+
+    def __init__(self, agent, details):
+        self.agent, self.offered_to = agent, []
+        self.uuid, self.caller_number = details.get("leg", ""), details.get("number", "")
+        self.other_leg = details.get("customer_leg", "")
+        self.enqueued_at = details.get("started_at")
+        self.answered_at = details.get("connected_at")
+        self.ended_at = details.get("ended_at")
+        self.talk = float(details.get("talk") or 0.0)
+        self.result = "answered" if self.answered_at else "failed"
+        self.cause = details.get("cause", "")
+        self.queue = self.caller_name = self.ivr_path = self.from_queue = ""
+        self.wrap_up = 0.0
+
+    wait = 0.0
+    record = QueueCall.record
 
 
 class QueueCalls:
@@ -140,6 +166,9 @@ class Recorder:
         self.clock = clock
 
     def __call__(self, what, call, agent, details):
+        if what == "dial-ended":
+            self.write(OutboundRecord(agent, details))
+            return
         self.calls(what, call, agent, details)
 
     def write(self, qc):
@@ -202,6 +231,8 @@ def summarize(records, config):
     it, abandoned = rang it and were then abandoned; ASA/AHT of the calls it answered."""
     queues, agents = {}, {}
     for record in records:
+        if record.get("direction") == "outbound":
+            continue    # click-to-dial calls: in the records, not in the queue summaries
         result, wait = record.get("result", ""), _number(record.get("wait")) or 0.0
         queue = queues.setdefault(record.get("queue", ""), _Tally())
         queue.offered += 1

@@ -145,7 +145,9 @@ class CheckingApp:
 EVENT_SCHEMAS = {"call.queued": "CallQueuedEvent", "call.offered": "CallOfferedEvent",
                  "call.answered": "CallAnsweredEvent", "call.ended": "CallEndedEvent",
                  "call.abandoned": "CallAbandonedEvent", "agent.status": "AgentStatusEvent",
-                 "queue.stats": "QueueStatsEvent", "stream.reset": "StreamResetEvent"}
+                 "queue.stats": "QueueStatsEvent", "stream.reset": "StreamResetEvent",
+                 "call.held": "CallHeldEvent", "call.unheld": "CallUnheldEvent",
+                 "call.transferred": "CallTransferredEvent"}
 
 
 def check_event(kind, data):

@@ -62,7 +62,7 @@ def test_errors_name_file_key_and_problem_and_never_show_a_hash():
     })
     assert found == [
         "acd.yaml: cti.colour: unknown key (allowed: break-reasons, event-retention, "
-        "event-max-length, heartbeat, timezone)",
+        "event-max-length, heartbeat, timezone, dial-template, dial-pattern, caller-id-number)",
         "acd.yaml: http.session-ttl: expected seconds or a duration such as 90s, 15m, 12h, "
         "90d, got 'forever'",
         "acd.yaml: http.trusted-proxies[0]: expected an IP address such as 127.0.0.1, "
@@ -148,3 +148,16 @@ def test_passwd_on_a_terminal_asks_twice_without_echo():
     assert password not in shown                      # never echoed
     hashed = shown.strip().splitlines()[-1].strip()
     assert argon2.PasswordHasher().verify(hashed, password)
+
+
+def test_dialling_settings_are_checked_as_acd_uses_them():
+    found = problems({"cti": {"dial-template": "sofia/gateway/pstn/+49", "dial-pattern": ".*",
+                              "caller-id-number": "Call Center"}})
+    assert found == [
+        "acd.yaml: cti.dial-template: expected a FreeSWITCH dial string with {number}, such as "
+        "sofia/gateway/pstn/{number} (it has no {number}), got 'sofia/gateway/pstn/+49'",
+        "acd.yaml: cti.dial-pattern: expected a regular expression for phone numbers such as "
+        "^\\+?[0-9]{2,15}$ (it admits '+49 30', which is not a phone number), got '.*'",
+        "acd.yaml: cti.caller-id-number: expected a phone number such as +4930123456, got "
+        "'Call Center'",
+    ]

@@ -259,3 +259,10 @@ def test_phone_number_keeps_only_what_a_number_holds():
     assert c.phone_number("") == ""
     for bad in ("sip:1000@127.0.0.1", "Eve", "1000}", "12+34", "1\n2", "0" * 40, HOSTILE_NAME):
         assert c.phone_number(bad) == c.ANONYMOUS_NUMBER, bad
+
+
+def test_an_empty_contact_is_refused_not_a_crash():
+    # found by the property-based run: "" in "{[" is True in Python
+    for bad in ("", " ", "{", "[x=1"):
+        with pytest.raises(c.UnsafeValue):
+            c.parse_contact(bad)

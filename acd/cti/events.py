@@ -49,12 +49,13 @@ DECISIONS = {
     "bridge": CALL_ANSWERED, "call-ended": CALL_ENDED, "done": None,
     "offer-failed": None, "answered-too-late": None, "lease-expired": None,
     "released-after-restart": None, "gone-while-away": None, "agent-ready": None,
-    "agent-status": None,
+    "agent-status": None, "held": CALL_HELD, "unheld": CALL_UNHELD,
+    "transfer": CALL_TRANSFERRED, "dial": None, "dial-answered": None, "dial-ended": None,
 }
 #: Decisions after which the agent's status or state has changed.
 AGENT_CHANGES = {"offer", "bridge", "call-ended", "offer-failed", "answered-too-late",
                  "lease-expired", "released-after-restart", "gone-while-away", "agent-ready",
-                 "agent-status"}
+                 "agent-status", "dial", "dial-answered", "dial-ended"}
 
 
 class Event:
@@ -108,6 +109,9 @@ class EventPublisher:
                     "cause": details.get("cause", ""), "why": details.get("why", "")}
         if what == "overflow":
             return {"from_queue": details.get("from_queue", "")}
+        if what == "transfer":
+            kind, _, target = str(details.get("to", ":")).partition(":")
+            return {"to": {kind: target}}
         return {}
 
     def _done(self, call, agent, details, now):

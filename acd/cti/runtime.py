@@ -30,13 +30,13 @@ class Cti:
     def observers(self):
         return [self.events, self.day_stats]
 
-    def start(self, service, admin_token):
+    def start(self, service, admin_token, control=None):
         from acd.http.server import Desk   # the core never imports the HTTP layer; this does
 
         views = Views(service, self.store)
         self.hub = EventHub(self.store, views.queues_of, heartbeat=self.config().cti.heartbeat)
         self.queue_stats = QueueStats(views, self.events, self._lease, self.clock).start(self.hub)
-        return Desk(service, admin_token, hub=self.hub, store=self.store)
+        return Desk(service, admin_token, hub=self.hub, store=self.store, control=control)
 
     def _lease(self, seconds):
         return self.main_store.hold_lease(self.store.keys.stats_publisher, self.owner, seconds)

@@ -145,8 +145,8 @@ class Views:
         answered = _epoch(agent.get("answered_at")) if agent.get("state") == "in-call" else None
         data = _json_object(call.get("data"))
         return {"call": uuid, "state": agent.get("state"), "queue": call.get("queue"),
-                "direction": call.get("direction") or "inbound",
-                "caller_number": call.get("caller_number", ""),
+                "direction": agent.get("direction") or call.get("direction") or "inbound",
+                "caller_number": call.get("caller_number") or agent.get("dialed", ""),
                 "caller_name": call.get("caller_name", ""),
                 "enqueued_at": iso_utc(enqueued), "enqueued_at_epoch": enqueued,
                 "answered_at": iso_utc(answered), "answered_at_epoch": answered,

@@ -179,7 +179,7 @@ def parse_contact(contact):
     """
     contact = str(contact)
     variables = {}
-    if contact[:1] in "{[":
+    if contact.startswith(("{", "[")):
         close = "}" if contact[0] == "{" else "]"
         end = contact.find(close)
         if end < 0:

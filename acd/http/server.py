@@ -46,8 +46,17 @@ ROUTES = [
     ("/api/v1/agents/{id}/status", resources.AgentStatus),
     ("/api/v1/agents/{id}/skills", resources.AgentSkills),
     ("/api/v1/agents/{id}/calls", desk.AgentCalls),
+    ("/api/v1/calls", calls.Calls),
     ("/api/v1/calls/{uuid}", calls.Call),
     ("/api/v1/calls/{uuid}/routing", calls.CallRouting),
+    ("/api/v1/calls/{uuid}/hangup", calls.CallHangup),
+    ("/api/v1/calls/{uuid}/hold", calls.CallHold),
+    ("/api/v1/calls/{uuid}/unhold", calls.CallUnhold),
+    ("/api/v1/calls/{uuid}/dtmf", calls.CallDtmf),
+    ("/api/v1/calls/{uuid}/transfer", calls.CallTransfer),
+    ("/api/v1/calls/{uuid}/listen", calls.CallListen),
+    ("/api/v1/calls/{uuid}/whisper", calls.CallWhisper),
+    ("/api/v1/calls/{uuid}/barge", calls.CallBarge),
     ("/api/v1/wallboard", desk.Wallboard),
     ("/api/v1/events", desk.Events),
     ("/api/v1/events/ticket", desk.EventTicket),
@@ -57,8 +66,9 @@ ROUTES = [
 class Desk:
     """The Service plus the CTI modules the HTTP layer translates requests into."""
 
-    def __init__(self, service, admin_token, hub=None, store=None):
+    def __init__(self, service, admin_token, hub=None, store=None, control=None):
         self.service = service
+        self.control = control      # acd.callcontrol.CallControl (None without a daemon)
         self.store = store or CtiStore.of(service.store)
         self.auth = Auth(lambda: service.config, self.store, service.clock, admin_token)
         self.views = Views(service, self.store)

@@ -395,7 +395,7 @@ class Store:
                   "" if explanation is None else json.dumps(explanation, sort_keys=True),
                   ROUTING_KEEP]))
 
-    def claim_outbound(self, agent_id, call_uuid, owner, now, lease):
+    def claim_outbound(self, agent_id, call_uuid, owner, now, lease, number=""):
         """The agent starts an outbound call on its leg ``call_uuid`` (click-to-dial): ringing at
         once, no inbound offers until :meth:`release`. False when the agent is in a call
         (reserved, ringing, in-call) or unknown; its status does not matter."""
@@ -403,7 +403,7 @@ class Store:
         return bool(self._scripts["claim_outbound"](
             keys=[self.keys.agent(agent_id), self.keys.leases, self.keys.pending]
             + [self.keys.avail(t.queue) for t in tiers],
-            args=[agent_id, call_uuid, owner, now, now + lease, len(tiers)]))
+            args=[agent_id, call_uuid, owner, now, now + lease, len(tiers), number]))
 
     def _transition(self, agent_id, call_uuid, from_state, to_state, now, lease, leg=""):
         return bool(self._scripts["transition"](

@@ -31,7 +31,7 @@ elseif outcome == 'unregistered' then
   ready = now + unregistered_delay
 end
 redis.call('HSET', key, 'state', state, 'ready_at', ready)
-redis.call('HDEL', key, 'call', 'leg', 'owner', 'lease_until', 'answered_at', 'offered_at', 'direction')
+redis.call('HDEL', key, 'call', 'leg', 'owner', 'lease_until', 'answered_at', 'offered_at', 'direction', 'dialed')
 redis.call('ZREM', KEYS[2], id)
 agent = hash_to_table(redis.call('HGETALL', key))
 if ready <= now then
