@@ -173,6 +173,18 @@ class Outbound:
                            ended_at=now, customer_leg=call.customer_leg or "", leg=call.uuid)
         self.router.dispatch(self.router._queues_of(call.agent))
 
+    def resume(self, agent, row, now):
+        """After a restart: an outbound call of ours still up on FreeSWITCH (``show channels``
+        row of the agent's leg) is followed again -- its end releases the agent."""
+        call = OutboundCall(agent["call"], agent["id"], agent.get("dialed", ""),
+                            float(agent.get("offered_at") or now))
+        if agent.get("state") == "in-call":
+            call.answered_at = float(agent.get("answered_at") or now)
+            if row.get("callstate") == "ACTIVE":
+                call.connected_at = call.answered_at   # bridged or talking: treat as connected
+        self.calls[call.uuid] = call
+        self.router.decide("dial-resumed", None, call.agent, leg=call.uuid)
+
     def bridged(self, uuid):
         """(uuid, agent leg, agent) of a connected outbound call, for call control."""
         call = self.calls[uuid]

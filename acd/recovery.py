@@ -115,6 +115,13 @@ class Recovery:
         leg, call_uuid = agent.get("leg", ""), agent["call"]
         if leg and leg in self.router.legs:
             return  # tracked: a resumed bridge
+        outbound = self.router.outbound
+        if agent.get("direction") == "outbound" and outbound is not None:
+            if call_uuid in outbound.calls:
+                return
+            if call_uuid in channels:  # a click-to-dial call goes on: follow it again
+                outbound.resume(agent, channels[call_uuid], now)
+                return
         if leg and leg in channels:  # still ringing, but its originate's result is lost to us
             self.router._api(cmd.uuid_kill(leg, "ORIGINATOR_CANCEL"))
         outcome = "ended" if agent.get("state") == "in-call" else "cancelled"

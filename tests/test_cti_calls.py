@@ -138,3 +138,20 @@ def test_transfer_to_a_number_and_listen_whisper_barge(cti_factory):
     assert world.store.call(caller) is None                          # it left acd
     world.hangup(outside)
     assert world.hung_up(caller)["Hangup-Cause"] == "NORMAL_CLEARING"   # no park, no requeue
+
+
+def test_a_restarted_daemon_keeps_an_outbound_call_and_frees_the_agent_at_its_end(cti_factory):
+    world = cti_factory({"support": {"tiers": ["2001"]}}, sim={"users": dict(CUSTOMERS)}, cti=CTI)
+    daemon, admin = world.daemon(owner="box-1")
+    leg = admin.post("/api/v1/calls", {"agent": "2001", "to": "+4930555001"}).json["uuid"]
+    bridge = world.wait(lambda e: e.name == "CHANNEL_BRIDGE" and e["Bridge-A-Unique-ID"] == leg)
+    wait_state(world, "2001", "in-call")
+    daemon.stop()
+    world.daemons.remove(daemon)
+    again, admin = world.daemon(owner="box-1")
+    gevent.sleep(1.0)                                   # the resync has run
+    assert world.driver.api(f"uuid_exists {leg}") == "true"   # the conversation goes on
+    assert world.agent("2001")["state"] == "in-call"
+    admin.post(f"/api/v1/calls/{leg}/hangup")
+    world.hung_up(bridge["Bridge-B-Unique-ID"])
+    wait_state(world, "2001", "waiting")
