@@ -280,6 +280,17 @@ class World:
         leg = bridge["Bridge-B-Unique-ID"]
         return self.wait(lambda e: e.name == "CHANNEL_CREATE" and e.uuid == leg)["variable_acd_agent"]
 
+    def wait_call(self, uuid, timeout=10.0, **expected):
+        """Wait until acd's own record of the call (in Redis) holds the expected fields: the
+        switch's events reach the test before acd has acted on them."""
+        call = None
+        with gevent.Timeout(timeout, AssertionError(f"call {uuid} never became {expected}")):
+            while True:
+                call = self.store.call(uuid) or {}
+                if all(call.get(k) == v for k, v in expected.items()):
+                    return call
+                gevent.sleep(0.02)
+
     def hangup(self, uuid, cause="NORMAL_CLEARING"):
         return self.driver.api(f"uuid_kill {uuid} {cause}")
 

@@ -29,9 +29,7 @@ def talking(world, queue="support"):
     """A caller bridged to an agent: (caller uuid, agent id)."""
     caller = world.call(queue)
     agent = world.bridged(caller)
-    with gevent.Timeout(5, AssertionError("acd never saw the bridge")):
-        while (world.store.call(caller) or {}).get("state") != "bridged":
-            gevent.sleep(0.02)
+    world.wait_call(caller, state="bridged")
     return caller, agent
 
 
@@ -45,8 +43,8 @@ def test_transfer_to_a_queue_keeps_the_callers_wait_and_frees_the_agent(world):
     assert reply == {"uuid": caller, "transfer": {"queue": "sales"}}
     assert w.bridged_again(caller) == "2002"
     assert w.driver.api(f"uuid_exists {caller}") == "true"
-    again = w.store.call(caller)
-    assert again["queue"] == "sales" and again["agent"] == "2002"
+    again = w.wait_call(caller, state="bridged", agent="2002")
+    assert again["queue"] == "sales"
     assert float(again["enqueued_at"]) == float(first["enqueued_at"])   # the original wait
     w.wait_agent("2001", state="waiting", status="available")
     # the caller no longer parks after its bridge: when 2002 hangs up, the caller hangs up
