@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
 .PHONY: all test test-plain test-gevent demo bench redis-server venv clean
-.PHONY: promtool
+.PHONY: promtool browser
 
 all: test
 
@@ -66,13 +66,28 @@ promtool:
 	    exit 1; \
 	  fi; }
 
+# The desktop's browser tests (tests/test_desktop.py) drive Debian's chromium through its
+# chromium-driver with Selenium; no browser is ever downloaded.
+browser:
+	@{ command -v chromium >/dev/null && command -v chromedriver >/dev/null; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo ">> installing chromium and chromium-driver with apt-get"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; }; \
+	    { command -v chromium >/dev/null && command -v chromedriver >/dev/null; } || \
+	      { echo "error: could not install chromium and chromium-driver"; exit 1; }; \
+	  else \
+	    echo "error: chromium is not installed and we are not root: run 'sudo apt-get install chromium chromium-driver'"; \
+	    exit 1; \
+	  fi; }
+
 # The suite runs twice: as is, and under gevent monkey-patching (as the daemon runs).
 test: test-plain test-gevent
 
-test-plain: venv redis-server promtool
+test-plain: venv redis-server promtool browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-gevent: venv redis-server promtool
+test-gevent: venv redis-server promtool browser
 	ACD_TEST_GEVENT=1 $(PY) tests/run_patched.py $(PYTEST_ARGS)
 
 # A whole call center on this machine: private redis-server, the FreeSWITCH simulator, the daemon,

@@ -50,12 +50,13 @@ DECISIONS = {
     "offer-failed": None, "answered-too-late": None, "lease-expired": None,
     "released-after-restart": None, "gone-while-away": None, "agent-ready": None,
     "agent-status": None, "held": CALL_HELD, "unheld": CALL_UNHELD,
-    "transfer": CALL_TRANSFERRED, "dial": None, "dial-answered": None, "dial-ended": None,
+    "transfer": CALL_TRANSFERRED, "dial": None, "dial-answered": None, "dial-connected": None,
+    "dial-ended": None,
 }
 #: Decisions after which the agent's status or state has changed.
 AGENT_CHANGES = {"offer", "bridge", "call-ended", "offer-failed", "answered-too-late",
                  "lease-expired", "released-after-restart", "gone-while-away", "agent-ready",
-                 "agent-status", "dial", "dial-answered", "dial-ended"}
+                 "agent-status", "dial", "dial-answered", "dial-connected", "dial-ended"}
 
 
 class Event:

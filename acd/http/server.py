@@ -24,7 +24,7 @@ from gevent.pywsgi import LoggingLogAdapter, WSGIHandler, WSGIServer
 from acd.cti.auth import Auth, AuthError
 from acd.cti.hub import EventHub
 from acd.cti.views import Views
-from acd.http import calls, desk, openapi, resources
+from acd.http import calls, desk, openapi, pages, resources
 from acd.http.app import make_falcon_app
 from acd.http.guards import Authenticate, auth_error
 from acd.store.cti import CtiStore
@@ -33,6 +33,9 @@ log = logging.getLogger("acd.http")
 
 #: (path template, resource class); "{name}" matches one path segment.
 ROUTES = [
+    ("/", pages.Desktop),
+    ("/wallboard", pages.Wallboard),
+    ("/static/{name}", pages.Static),
     ("/healthz", resources.Health),
     ("/metrics", resources.Metrics),
     ("/api/v1/openapi.json", openapi.OpenApi),

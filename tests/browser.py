@@ -1,0 +1,119 @@
+"""A real headless Chromium (Debian's chromium, driven through chromium-driver by Selenium) for
+the desktop's tests.
+
+The daemon under test runs in the test's process, in gevent greenlets; Selenium's calls block.
+So every WebDriver call runs in a native thread of gevent's threadpool and the test's greenlet
+waits for it while the daemon goes on serving the page. Waits poll the page with JavaScript
+(``until``) and yield between polls.
+"""
+
+import os
+import shutil
+import tempfile
+
+import gevent
+import pytest
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+#: As the machine's notes say: without the background-networking flags Chromium keeps trying
+#: to reach Google's hosts, which a closed network refuses.
+FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+         "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--window-size=1366,800")
+
+
+def _thread(fn, *args):
+    return gevent.get_hub().threadpool.apply(fn, args)
+
+
+class Browser:
+    def __init__(self, shots):
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+
+        for path in (CHROMIUM, CHROMEDRIVER):
+            if not os.path.exists(path):
+                pytest.fail(f"{path} is missing: `make test` installs Debian's chromium and "
+                            "chromium-driver (apt-get install chromium chromium-driver)")
+        self.profile = tempfile.mkdtemp(prefix="acd-chromium-")
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for flag in FLAGS + (f"--user-data-dir={self.profile}",):
+            options.add_argument(flag)
+        self.shots = shots
+        self.driver = _thread(lambda: webdriver.Chrome(
+            options=options, service=Service(executable_path=CHROMEDRIVER)))
+
+    def get(self, url):
+        _thread(self.driver.get, url)
+
+    def js(self, script, *args):
+        return _thread(self.driver.execute_script, script, *args)
+
+    def text(self, css):
+        return self.js("const e = document.querySelector(arguments[0]); "
+                       "return e ? e.textContent : null;", css)
+
+    def visible(self, css):
+        return self.js("const e = document.querySelector(arguments[0]); "
+                       "return !!e && e.offsetParent !== null;", css)
+
+    def element(self, css):
+        from selenium.webdriver.common.by import By
+        return _thread(self.driver.find_element, By.CSS_SELECTOR, css)
+
+    def click(self, css):
+        element = self.element(css)
+        _thread(element.click)
+
+    def type(self, css, text):
+        element = self.element(css)
+        _thread(element.clear)
+        _thread(element.send_keys, text)
+
+    def select(self, css, value):
+        from selenium.webdriver.support.select import Select
+        element = self.element(css)
+        _thread(lambda: Select(element).select_by_value(value))
+
+    def until(self, check, timeout=10.0, what="the page to change"):
+        """Poll ``check()`` until it returns something true; that value."""
+        deadline = gevent.get_hub().loop.now() + timeout
+        while True:
+            found = check()
+            if found:
+                return found
+            if gevent.get_hub().loop.now() > deadline:
+                self.screenshot("timeout")
+                raise AssertionError(f"timed out after {timeout} s waiting for {what}; "
+                                     f"page: {self.text('body')!r:.600}")
+            gevent.sleep(0.05)
+
+    def until_text(self, css, wanted, timeout=10.0):
+        return self.until(lambda: wanted in (self.text(css) or ""), timeout,
+                          f"{css} to show {wanted!r}")
+
+    def screenshot(self, name):
+        path = self.shots / f"{name}.png"
+        _thread(self.driver.save_screenshot, str(path))
+        return path
+
+    def console_errors(self):
+        logs = _thread(self.driver.get_log, "browser")
+        return [entry for entry in logs if entry["level"] == "SEVERE"]
+
+    def close(self):
+        try:
+            _thread(self.driver.quit)
+        finally:
+            shutil.rmtree(self.profile, ignore_errors=True)
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """A Browser; its screenshots go to the test's folder (``tmp_path/screenshots``)."""
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    b = Browser(shots)
+    yield b
+    b.close()
