@@ -34,20 +34,25 @@ _callers = itertools.count(1)
 
 
 class CuttableProxy:
-    """A TCP proxy in front of the simulator whose connections a test can cut, as a network
-    fault would: FreeSWITCH and its calls live on, only the ESL connection dies."""
+    """A TCP proxy in front of the simulator (or the HTTP API) whose connections a test can
+    cut, as a network fault would: FreeSWITCH and its calls live on, only the connection dies.
+    While ``refusing``, every new connection is closed at once (the network is down)."""
 
     def __init__(self, target_port):
         import gevent.server
         import gevent.socket
         self.target_port = target_port
         self.pairs = []
+        self.refusing = False
         self.server = gevent.server.StreamServer(("127.0.0.1", 0), self._handle)
         self.server.start()
         self.port = self.server.server_port
         self._socket = gevent.socket
 
     def _handle(self, client, _addr):
+        if self.refusing:
+            self._close(client)
+            return
         upstream = self._socket.create_connection(("127.0.0.1", self.target_port))
         self.pairs.append((client, upstream))
         pumps = [gevent.spawn(self._pump, client, upstream), gevent.spawn(self._pump, upstream, client)]

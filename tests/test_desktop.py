@@ -5,6 +5,7 @@ dials out (also from a tel: link); a supervisor watches the wallboard change and
 Screenshots go to each test's folder (tmp_path/screenshots)."""
 
 from tests import cti_world
+from tests.acd_world import CuttableProxy
 from tests.browser import browser  # noqa: F401 (the fixture)
 from tests.cti_client import Client
 from tests.cti_world import PASSWORD
@@ -173,3 +174,32 @@ def test_an_agent_cannot_open_the_wallboard_and_the_pages_forbid_foreign_scripts
     assert page.request("GET", "/static/nosuch.js").status == 404
     assert page.request("GET", "/static/desktop.js").headers["content-type"].startswith(
         "text/javascript")
+
+
+def test_the_desktop_shows_a_lost_connection_and_misses_no_event(cti_factory, browser):
+    """The HTTP server goes away (a network blip, a restarting proxy) while a call is offered:
+    the page says it is reconnecting, and once back the card of the call it missed shows."""
+    world = cti_factory({"support": {"tiers": ["2201"], "ring-timeout": 10}},
+                        {"2201": {"status": "on-break"}}, cti=CTI)
+    daemon, admin = world.daemon()
+    network = CuttableProxy(daemon.http.server_port)
+    sign_in(browser, f"http://127.0.0.1:{network.port}/", "2201")
+    network.refusing = True
+    network.cut()
+    browser.until(lambda: browser.js("return document.querySelector('#link').dataset.state")
+                  == "reconnecting", what="the page to notice the lost connection")
+    assert "reconnecting" in browser.text("#link")
+    browser.screenshot("01-reconnecting")
+    # meanwhile: the agent is made available and a call is offered to it
+    daemon.service.set_agent_status("2201", "available")
+    caller = world.call("support", number="+4930555999", name="Missed While Away")
+    world.wait(lambda e: e.name == "CHANNEL_CREATE" and e.get("variable_acd_agent") == "2201")
+    network.refusing = False                                # the network is back
+    browser.until(lambda: browser.js("return document.querySelector('#link').dataset.state")
+                  == "live", timeout=20, what="the stream to come back")
+    browser.until_text("#card-title", "Missed While Away")
+    browser.until_text("#status-badge", "available")
+    assert world.bridged(caller) == "2201"
+    browser.until_text("#card-phase", "Talking")
+    browser.screenshot("02-back-with-the-call")
+    network.stop()
