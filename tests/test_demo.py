@@ -3,12 +3,14 @@ summary and leaves no process behind), and its pure parts: the call center it bu
 of the router's decisions, the screen and the options."""
 
 import argparse
+import json
 import os
 import pathlib
 import re
 import subprocess
 import sys
 import types
+import urllib.request
 
 import pytest
 
@@ -49,11 +51,27 @@ def _processes_mentioning(text):
 # -- the demo as a process ----------------------------------------------------------------------
 
 def test_demo_runs_answers_calls_and_leaves_nothing_behind():
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "acd.demo", "--duration", "8", "--rate", "2", "--no-screen",
-         "--seed", "1"], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=60)
-    out = proc.stdout
-    assert proc.returncode == 0, (out, proc.stderr)
+         "--seed", "1", "--http", "127.0.0.1:0"], cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    head = [proc.stdout.readline() for _ in range(8)]
+    # the desktop is up, and the demo's agents sign in with the password it printed
+    desk = re.search(r"agent desktop (http://127\.0\.0\.1:\d+)/  sign in as (\d+), password "
+                     r"(\S+) ", "".join(head))
+    assert desk, head
+    site, agent, password = desk.groups()
+    with urllib.request.urlopen(site + "/", timeout=5) as page:
+        assert b"agent desktop" in page.read()
+    login = urllib.request.Request(site + "/api/v1/login", method="POST", data=json.dumps(
+        {"agent": agent, "password": password}).encode())
+    with urllib.request.urlopen(login, timeout=10) as answer:
+        assert json.loads(answer.read())["agent"] == agent
+    assert re.search(r"wallboard http://\S+/wallboard  sign in as \d+ \(a supervisor\)",
+                     "".join(head))
+    rest, err = proc.communicate(timeout=60)
+    out = "".join(head) + rest
+    assert proc.returncode == 0, (out, err)
     redis_pid = int(re.search(r"redis-server pid (\d+)", out).group(1))
     sim_pid = int(re.search(r"simulator pid (\d+)", out).group(1))
     workdir = re.search(r"(/\S+/acd-demo-[^/\s]+)/admin-token", out).group(1)

@@ -128,6 +128,12 @@ def test_installed_acd_runs_outside_the_source_tree(installed, redis_server):
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         health = _wait_healthy(http_port, daemon)
         assert health["status"] == "ok" and health["checks"]["esl"]["ok"], health
+        # the desktop's static files, from the installed package
+        for path, wanted in (("/", b"agent desktop"), ("/wallboard", b"wallboard"),
+                             ("/static/desktop.js", b"call.offered"),
+                             ("/static/acd.css", b"--accent")):
+            with urllib.request.urlopen(f"http://127.0.0.1:{http_port}{path}", timeout=5) as r:
+                assert r.status == 200 and wanted in r.read(), path
     finally:
         for proc in (daemon, sim):
             if proc is not None:
