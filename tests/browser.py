@@ -2,7 +2,7 @@
 the desktop's tests.
 
 The daemon under test runs in the test's process, in gevent greenlets; Selenium's calls block.
-So every WebDriver call runs in a native thread of gevent's threadpool and the test's greenlet
+So every WebDriver call (but starting and quitting the browser, before and after the test) runs in a native thread of gevent's threadpool and the test's greenlet
 waits for it while the daemon goes on serving the page. Waits poll the page with JavaScript
 (``until``) and yield between polls.
 """
@@ -12,6 +12,7 @@ import shutil
 import tempfile
 
 import gevent
+import gevent.monkey
 import pytest
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -23,6 +24,10 @@ FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-u
 
 
 def _thread(fn, *args):
+    """``fn(*args)`` in a native thread; under gevent's monkey-patching (tests/run_patched.py)
+    Selenium's sockets yield by themselves and belong to this thread's hub: called directly."""
+    if gevent.monkey.is_module_patched("socket"):
+        return fn(*args)
     return gevent.get_hub().threadpool.apply(fn, args)
 
 
@@ -41,8 +46,10 @@ class Browser:
         for flag in FLAGS + (f"--user-data-dir={self.profile}",):
             options.add_argument(flag)
         self.shots = shots
-        self.driver = _thread(lambda: webdriver.Chrome(
-            options=options, service=Service(executable_path=CHROMEDRIVER)))
+        # started and quit in the test's own thread: the driver's process must be a child of
+        # it (under gevent's patching, a child process needs the main loop's child watcher)
+        self.driver = webdriver.Chrome(options=options,
+                                       service=Service(executable_path=CHROMEDRIVER))
 
     def get(self, url):
         _thread(self.driver.get, url)
@@ -104,7 +111,7 @@ class Browser:
 
     def close(self):
         try:
-            _thread(self.driver.quit)
+            self.driver.quit()
         finally:
             shutil.rmtree(self.profile, ignore_errors=True)
 
