@@ -32,10 +32,14 @@ from acd.store.cti import CtiStore
 log = logging.getLogger("acd.http")
 
 #: (path template, resource class); "{name}" matches one path segment.
-ROUTES = [
+#: The desktop's pages and files (acd/http/pages.py): not part of the API's document.
+PAGES = [
     ("/", pages.Desktop),
     ("/wallboard", pages.Wallboard),
     ("/static/{name}", pages.Static),
+]
+
+ROUTES = [
     ("/healthz", resources.Health),
     ("/metrics", resources.Metrics),
     ("/api/v1/openapi.json", openapi.OpenApi),
@@ -82,7 +86,7 @@ class Desk:
 def make_app(service, admin_token, desk=None):
     """The WSGI application; ``admin_token`` None or empty disables /api/v1 (403)."""
     desk = desk or Desk(service, admin_token)
-    app = make_falcon_app([(path, resource(desk)) for path, resource in ROUTES],
+    app = make_falcon_app([(path, resource(desk)) for path, resource in PAGES + ROUTES],
                           Authenticate(desk.auth))
     app.add_error_handler(AuthError, auth_error)
     return RawPath(app)
