@@ -421,7 +421,6 @@ class Ivr:
         s.consent = ("accepted" if policy and digit == policy.accept_digit else
                      "declined" if policy and digit == policy.decline_digit else "timeout")
         self.recordings.caller_answered(s.uuid, s.consent)
-        self._note("recording-consent", s, queue=queue_name, result=s.consent)
         if then is not None:
             self._hand_over(s, *then)
             return

@@ -39,6 +39,7 @@ from acd.config_recording import SAFE_PATH
 from acd.esl import commands as cmd
 
 log = logging.getLogger("acd.recording")
+decisions = logging.getLogger("acd.decisions")
 
 IDLE, RECORDING, PAUSED, REVOKED = "idle", "recording", "paused", "revoked"
 #: (state, event) -> next state; anything else is refused (:class:`NotNow`).
@@ -107,12 +108,16 @@ class Recordings:
         audit = {"step": step, "queue": rec.queue, "agent": rec.agent, "purpose": rec.purpose,
                  "path": rec.path if step.startswith("recording") else "", **details}
         self.store.step(rec.uuid, now, audit, None if live == "remove" else rec.as_state(), live)
-        log.info("recording %s call=%s queue=%s agent=%s %s", step, rec.uuid, rec.queue,
-                 rec.agent or "-", " ".join(f"{k}={v}" for k, v in details.items() if v))
-        if what is not None:
-            call = self.router.calls.get(rec.uuid)
-            self.router._decide(what, call, rec.agent or "-", call_uuid=rec.uuid,
-                                queue=rec.queue, **{k: v for k, v in details.items() if v})
+        shown = " ".join(f"{k}={v}" for k, v in details.items() if v)
+        log.info("audit %s call=%s queue=%s agent=%s %s", step, rec.uuid, rec.queue,
+                 rec.agent or "-", shown)
+        if what is not None:  # a decision line and the observers (metrics, CTI events)
+            decisions.info("%s call=%s queue=%s agent=%s %s", what, rec.uuid, rec.queue,
+                           rec.agent or "-", shown)
+            self.router._observe(what, self.router.calls.get(rec.uuid), rec.agent or "-",
+                                 {"call_uuid": rec.uuid, "queue": rec.queue, "path": rec.path,
+                                  "purpose": rec.purpose,
+                                  **{k: v for k, v in details.items() if v}})
         return now
 
     def _get(self, uuid):
