@@ -7,8 +7,14 @@ import json
 import time
 import wave
 
+import io
+
 import gevent
 import pytest
+import yaml
+
+from acd.cli import build_parser
+from acd.cli_recordings import run_recordings
 
 from acd.store.recording import RecordingStore
 from tests import cti_world
@@ -52,6 +58,13 @@ def call_with_answer(world, queue, digit):
         world.dtmf(caller, digit)
     world.wait_call(caller)     # queued after the answer, whatever it was
     return caller
+
+
+def cli(config, *words, now=None):
+    out = io.StringIO()
+    args = build_parser().parse_args(["recordings", "--config", str(config), *words])
+    assert run_recordings(args, stdout=out, now=now) == 0
+    return out.getvalue()
 
 
 def text(data):
@@ -108,6 +121,25 @@ def test_both_consents_record_a_stereo_file_with_its_sidecar_and_audit(cti_facto
     metrics = text(admin.get("/metrics").data)
     assert 'acd_recording_consent_total{queue="support",result="accepted"} 1.0' in metrics
     assert 'acd_recordings_total{queue="support",result="recorded"} 1.0' in metrics
+    # the auditor's commands
+    config = tmp_path / "acd.yaml"
+    config.write_text(yaml.safe_dump(world.data))
+    listed = cli(config, "list", "--agent", "2001")
+    assert listed.splitlines()[1].split("\t")[1:] == [caller, "support", "2001", path, "kept"]
+    assert cli(config, "list", "--queue", "sales").splitlines()[1:] == []
+    shown = cli(config, "show", caller)
+    assert [line.split("\t")[2] for line in shown.splitlines()[1:-1]] == [
+        "consent-asked", "consent-accepted", "recording-started", "recording-stopped"]
+    assert "purpose: quality assurance and training" in shown
+    assert "would delete" not in cli(config, "purge")              # within retention
+    later = time.time() + 91 * 86400
+    assert f"would delete {path}" in cli(config, "purge", now=later)
+    assert __import__("os").path.exists(path)                      # a dry run by default
+    assert f"deleted {path}" in cli(config, "purge", "--yes", now=later)
+    assert not __import__("os").path.exists(path) and not __import__("os").path.exists(
+        path + ".json")
+    assert steps(world, caller)[-1] == "recording-purged"
+    assert cli(config, "list").splitlines()[1].endswith("\tpurged")
 
 
 def test_no_recording_without_both_consents_and_the_record_says_why(cti_factory, tmp_path):
