@@ -311,3 +311,91 @@ def test_consent_cannot_be_given_on_someones_behalf(cti_factory, tmp_path, agent
     assert refused.status == 403
     assert admin.get("/api/v1/agents/2001").json["recording_consent"] == {
         "consent": False, "at": None, "at_epoch": None}
+
+
+# -- the property: no recording without both consents, no file without its audit trail ----------
+
+ACTIONS = ("agent-on", "agent-off", "revoke-dtmf", "stop", "pause", "resume", "transfer", "wait")
+
+
+def test_any_interleaving_records_only_while_both_consents_hold(cti_factory, tmp_path):
+    """Hypothesis draws the caller's answer, the agents' consents and a sequence of consent
+    changes, revocations, pauses, transfers; each example is one call through the simulator.
+    Then: every file on disk has a complete audit trail (started and stopped, the caller's
+    acceptance and the agent's consent before the start), and each recording stopped no later
+    than the first moment one of its consents ended."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    world, daemon, admin = make(cti_factory, tmp_path, {"support": {
+        "tiers": ["2001", "2002"], "recording": policy(tmp_path, **{
+            "on-revoke": "keep-until-revoke", "revoked-sound": None})}})
+    desks = {agent: admin.as_(admin.login(agent, PASSWORD)) for agent in ("2001", "2002")}
+    store = RecordingStore.of(world.store)
+
+    @settings(max_examples=6, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(answer=st.sampled_from(["1", "1", "1", "2"]), consents=st.tuples(st.booleans(), st.booleans()),
+           actions=st.lists(st.sampled_from(ACTIONS), max_size=5))
+    def one_call(answer, consents, actions):
+        for agent, given in zip(("2001", "2002"), consents):
+            desks[agent].put(f"/api/v1/agents/{agent}/recording-consent", {"consent": given})
+        caller = call_with_answer(world, "support", answer)
+        agent = world.bridged(caller)
+        for action in actions:
+            agent = act(world, desks, caller, agent, action)
+        world.hangup(caller)
+        world.hung_up(caller)
+        for other in ("2001", "2002"):
+            world.wait_agent(other, state="waiting")
+        gevent.sleep(0.2)
+        check_files(store, tmp_path)
+
+    one_call()
+
+
+def act(world, desks, caller, agent, action):
+    """One step of an example; returns the agent now in the call."""
+    if action in ("agent-on", "agent-off"):
+        desks[agent].put(f"/api/v1/agents/{agent}/recording-consent",
+                         {"consent": action == "agent-on"})
+    elif action == "revoke-dtmf":
+        world.dtmf(caller, "*9")
+    elif action in ("stop", "pause", "resume"):
+        assert desks[agent].post(f"/api/v1/calls/{caller}/recording/{action}").status in (200, 409)
+    elif action == "transfer":
+        other = "2002" if agent == "2001" else "2001"
+        world.wait_agent(other, state="waiting")
+        if desks[agent].post(f"/api/v1/calls/{caller}/transfer", {"agent": other}).status == 200:
+            assert world.bridged_again(caller) == other
+            return other
+    gevent.sleep(0.15)
+    return agent
+
+
+def check_files(store, tmp_path):
+    entries = [f for _, f in store.audit()]
+    for wav in (tmp_path / "rec").glob("**/*.wav") if (tmp_path / "rec").exists() else ():
+        path = str(wav)
+        started = [f for f in entries if f["step"] == "recording-started" and f["path"] == path]
+        assert len(started) == 1, f"{path}: no (single) recording-started in the audit"
+        start = started[0]
+        call, at = start["call"], float(start["time_epoch"])
+        mine = [f for f in entries if f.get("call") == call]
+        assert any(f["step"] == "recording-stopped" and f.get("path") == path for f in mine), \
+            f"{path}: never stopped in the audit"
+        before = [f for f in mine if float(f["time_epoch"]) <= at]
+        assert [f["step"] for f in before if f["step"].startswith("consent-")][-1] == \
+            "consent-accepted"
+        given = [f for f in entries if f.get("agent") == start["agent"] and f["step"].startswith(
+            "agent-consent-") and float(f["time_epoch"]) <= at]
+        assert given and given[-1]["step"] == "agent-consent-given"
+        stopped = next(float(f["time_epoch"]) for f in mine if f["step"] == "recording-stopped"
+                       and f.get("path") == path and float(f["time_epoch"]) >= at)
+        ended = [float(f["time_epoch"]) for f in entries if float(f["time_epoch"]) > at and (
+            (f.get("agent") == start["agent"] and f["step"] == "agent-consent-withdrawn")
+            or (f.get("call") == call and f["step"] == "consent-revoked"))]
+        if ended:
+            assert stopped <= min(ended) + 1.0, f"{path}: recorded after a consent ended"
+        with wave.open(path, "rb") as recorded:
+            assert recorded.getnframes() / 8000 <= stopped - at + 0.5
