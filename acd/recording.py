@@ -107,7 +107,8 @@ class Recordings:
         now = self.clock()
         audit = {"step": step, "queue": rec.queue, "agent": rec.agent, "purpose": rec.purpose,
                  "path": rec.path if step.startswith("recording") else "", **details}
-        self.store.step(rec.uuid, now, audit, None if live == "remove" else rec.as_state(), live)
+        kept = rec.uuid in self.calls and live != "remove"   # a call that is over keeps none
+        self.store.step(rec.uuid, now, audit, rec.as_state() if kept else None, live)
         shown = " ".join(f"{k}={v}" for k, v in details.items() if v)
         log.info("audit %s call=%s queue=%s agent=%s %s", step, rec.uuid, rec.queue,
                  rec.agent or "-", shown)
@@ -291,27 +292,26 @@ class Recordings:
         if policy is not None and policy.revoked_sound:
             self.esl.fire(cmd.uuid_broadcast(uuid, policy.revoked_sound, "both"), call=uuid)
         if policy is None or policy.on_revoke == "delete":
-            gevent.spawn(self._delete, uuid, rec.path, by)
+            gevent.spawn(self._delete, rec, by)
         else:
             self._sidecar(rec, now, revoked={"by": by, "how": how})
 
-    def _delete(self, uuid, path, by):
+    def _delete(self, rec, by):
         """Off the routing loop: delete the file on the switch host and check it is gone."""
-        reply = self.esl.api_reply(cmd.delete_file(path), call=uuid).strip()
-        exists = self.esl.api_reply(cmd.file_exists(path), call=uuid).strip()
-        self.post(self._deleted, uuid, path, by, reply, exists)
+        gone = CallRecording(rec.uuid, rec.queue, rec.purpose, state=REVOKED, path=rec.path,
+                             agent=rec.agent)
+        reply = self.esl.api_reply(cmd.delete_file(gone.path), call=rec.uuid).strip()
+        exists = self.esl.api_reply(cmd.file_exists(gone.path), call=rec.uuid).strip()
+        self.post(self._deleted, gone, by, reply, exists)
 
-    def _deleted(self, uuid, path, by, reply, exists):
-        rec = self._get(uuid) or CallRecording(uuid)
-        gone = exists == "false"
-        rec_path, rec.path = rec.path, path
-        self._step(rec, "recording-deleted" if gone else "recording-delete-failed",
-                   "recording-deleted" if gone else None, by=by, reply=reply[:80],
+    def _deleted(self, rec, by, reply, exists):
+        deleted = exists == "false"
+        self._step(rec, "recording-deleted" if deleted else "recording-delete-failed",
+                   "recording-deleted" if deleted else None, by=by, reply=reply[:80],
                    exists=exists[:16])
-        rec.path = rec_path
-        if not gone:
-            log.error("recording %s of call %s was NOT deleted: %s / file_exists %s", path,
-                      uuid, reply, exists)
+        if not deleted:
+            log.error("recording %s of call %s was NOT deleted: %s / file_exists %s", rec.path,
+                      rec.uuid, reply, exists)
 
     # -- agents -------------------------------------------------------------------------------
 

@@ -258,7 +258,8 @@ def test_agent_not_yet_in_redis_shows_config_status_and_zeros(api):
         "calls_answered": 0, "talk_time": 0.0, "no_answer_count": 0,
         "idle_since": None, "idle_since_epoch": None, "ready_at": None, "ready_at_epoch": None,
         "contact": "user/1003", "call": None, "skills": {},
-        "queues": [{"name": "support", "level": 1, "position": 1}]}
+        "queues": [{"name": "support", "level": 1, "position": 1}],
+        "recording_consent": {"consent": False, "at": None, "at_epoch": None}}
 
 
 def test_agent_ids_are_url_decoded_and_matched_exactly(api):
