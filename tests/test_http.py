@@ -296,7 +296,7 @@ def test_agent_states_and_counters(api, store):
 def test_status_change_reaches_redis_and_the_observer(api, store, changes):
     resp = api.request("PUT", "/api/v1/agents/1002/status", {"status": "available"})
     assert resp.status == 200
-    assert set(resp.json) == AGENT_KEYS and resp.json["status"] == "available"
+    assert set(resp.json) == AGENT_KEYS | {"recording_consent"} and resp.json["status"] == "available"
     assert store.agent("1002")["status"] == "available"
     assert store.candidates("support", limit=5) == ["1001", "1002"]   # 1002 is level 2
     assert changes == ["1002"]
