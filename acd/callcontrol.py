@@ -83,6 +83,7 @@ class CallControl:
         self.esl = esl
         self.post = post
         self.outbound = outbound    # acd.outbound.Outbound (click-to-dial calls)
+        self.recordings = None      # acd.recording.Recordings (set by the daemon)
 
     def _loop(self, fn, *args):
         return run_in_loop(self.post, fn, *args)
@@ -147,6 +148,25 @@ class CallControl:
         if not reply.startswith("+OK"):
             raise SwitchError(f"FreeSWITCH refused the digits: {reply}")
         return {"uuid": uuid, "digits": digits}
+
+    # -- recording (acd.recording) ------------------------------------------------------------
+
+    def recording(self, uuid, action, by):
+        """Stop (a revocation: never restarted in this call), pause or resume the recording."""
+        if action not in ("stop", "pause", "resume"):
+            raise Refused(f"unknown recording action {action!r}")
+        return self._loop(self._recording, uuid, action, by)
+
+    def _recording(self, uuid, action, by):
+        self._bridged(uuid)
+        if self.recordings is None:
+            raise ControlError("this daemon does not record calls")
+        try:
+            return self.recordings.control(uuid, action, by)
+        except Exception as exc:
+            if getattr(exc, "status", None) == 409:  # acd.recording.NotNow
+                raise ControlError(str(exc)) from None
+            raise
 
     # -- transfers ----------------------------------------------------------------------------
 

@@ -199,6 +199,15 @@ def _add_cti(sub):
 COMMANDS.append(_add_cti)
 
 
+def _add_recordings(sub):
+    from acd.cli_recordings import add_recordings_parser
+
+    add_recordings_parser(sub)
+
+
+COMMANDS.append(_add_recordings)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="acd", description="Automatic call distribution for FreeSWITCH.")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from acd import defaults
 from acd import ivr_config
+from acd.config_recording import OFF as RECORDING_OFF, RecordingConfig, read_recording
 from acd.config_reader import MISSING, Reader, as_text, items, key_path, shown, unknown_key
 from acd.core.skills import SKILL_ORDERS, SkillError, check_skill
 
@@ -26,7 +27,7 @@ _QUEUE_KEYS = ("name", "strategy", "ring-timeout", "moh-sound", "max-wait-time",
                "exit-key", "exit-action", "tier-rules-apply", "tier-rule-wait-second",
                "discard-abandoned-after", "abandoned-resume-allowed", "tiers",
                "skill-order", "requirements", "relax", "schedule", "closed-action",
-               "service-level-threshold", "service-level-count-short-abandons")
+               "service-level-threshold", "service-level-count-short-abandons", "recording")
 _TIER_KEYS = ("agent", "level", "position")
 _RELAX_KEYS = ("after", "requirements")
 #: Tier levels a skills queue can tell apart (its Redis scores pack level and proficiency).
@@ -90,6 +91,8 @@ class QueueConfig:
     closed_action: "ivr_config.IvrAction | None" = None
     service_level_threshold: float = defaults.QUEUE_SERVICE_LEVEL_THRESHOLD
     service_level_count_short_abandons: bool = defaults.QUEUE_SERVICE_LEVEL_COUNT_SHORT_ABANDONS
+    #: recording only with consent (acd/config_recording.py, docs/recording.md)
+    recording: RecordingConfig = RECORDING_OFF
 
 
 
@@ -108,7 +111,7 @@ def read_queues(data, agent_ids, problems):
 def _queue(r, agent_ids):
     queue = QueueConfig(**_queue_settings(r), **_announcements(r), **_exit(r),
                         **_service_level(r), tiers=_tiers(r, agent_ids),
-                        **_skill_settings(r))
+                        **_skill_settings(r), recording=read_recording(r))
     if queue.strategy == "skills":
         for i, tier in enumerate(queue.tiers):
             if tier.level > MAX_SKILLS_TIER_LEVEL:

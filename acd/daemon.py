@@ -30,10 +30,12 @@ from acd.esl import EslError, NotConnectedError, Switch
 from acd.ivr import Ivr
 from acd.outbound import Outbound
 from acd.records import Recorder
+from acd.recording import Recordings
 from acd.recovery import Recovery
 from acd.router import Router
 from acd.service import Service
 from acd.store import Store, TierRef
+from acd.store.recording import RecordingStore
 
 log = logging.getLogger("acd.daemon")
 
@@ -47,7 +49,7 @@ IVR_EVENTS = ("CHANNEL_EXECUTE_COMPLETE",)
 
 def events_for(config):
     """The event names a daemon with this config subscribes to."""
-    uses_ivr = bool(config.ivrs) or any(q.schedule for q in config.queues)
+    uses_ivr = bool(config.ivrs) or any(q.schedule or q.recording.consent for q in config.queues)
     return EVENTS + (IVR_EVENTS if uses_ivr else ())
 #: Seconds between ticks (wrap-up ends, leases, max-wait, announcements, periodic dispatch).
 TICK = 0.25
@@ -97,8 +99,12 @@ class Daemon:
                                    self.outbound)
         # the IVR sees parks, hangups, digits first and passes on what is not its callers'
         self.ivr = Ivr(config, self.router, self.esl, clock)
+        self.recordings = Recordings(config, self.router, RecordingStore.of(self.store),
+                                     self.esl, clock, self.post)
+        self.router.observers.append(self.recordings.observe)
+        self.router.recordings = self.ivr.recordings = self.control.recordings = self.recordings
         self._handlers.update({"CHANNEL_PARK": self._on_park,
-                               "CHANNEL_HANGUP": self.ivr.on_hangup, "DTMF": self.ivr.on_dtmf,
+                               "CHANNEL_HANGUP": self._on_hangup, "DTMF": self.ivr.on_dtmf,
                                "CHANNEL_EXECUTE_COMPLETE": self.ivr.on_execute_complete})
         self.service = Service(config, self.store, clock,
                                on_agent_change=lambda agent_id: self.post(self._agent_changed, agent_id),
@@ -196,6 +202,7 @@ class Daemon:
             self.resync()
             return
         self.router.tick()
+        self.recordings.tick()
 
     # -- inputs -------------------------------------------------------------------------------
 
@@ -212,6 +219,10 @@ class Daemon:
             self.ivr.on_park(event)
         elif event.get("variable_acd_queue") or event.get("variable_acd_ivr"):
             self.router.ignore(event)
+
+    def _on_hangup(self, event):
+        self.ivr.on_hangup(event)
+        self.recordings.on_hangup(event.uuid)
 
     def _agent_changed(self, agent_id):
         self.router.dispatch([q.name for q, _ in self.config.queues_of(agent_id)])
@@ -250,6 +261,7 @@ class Daemon:
         self.ivr.resync(channels)  # callers in the IVR (or at a closed queue) are the IVR's
         Recovery(self.router).resync({uuid: row for uuid, row in channels.items()
                                       if uuid not in self.ivr.sessions})
+        self.recordings.resync(channels)
         log.info("resynced: %d channels on FreeSWITCH, %d calls handled here", len(channels),
                  len(self.router.calls))
 

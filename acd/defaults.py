@@ -134,6 +134,24 @@ QUEUE_SERVICE_LEVEL_THRESHOLD = 20.0
 #: threshold counts as met (Asterisk's SL2) instead of missed.
 QUEUE_SERVICE_LEVEL_COUNT_SHORT_ABANDONS = False
 
+# --- queues[].recording: recording only with consent (docs/recording.md) -----------------------
+#: The key a caller presses to consent to the recording after the announcement.
+RECORDING_ACCEPT_DIGIT = "1"
+#: The key a caller presses to decline.
+RECORDING_DECLINE_DIGIT = "2"
+#: Seconds acd waits for the caller's key; no answer is no consent.
+RECORDING_PROMPT_TIMEOUT = 8.0
+#: Keys the caller presses during the conversation to stop the recording.
+RECORDING_REVOKE_DIGITS = "*9"
+#: What happens to a revoked recording: delete | keep-until-revoke.
+RECORDING_ON_REVOKE = "delete"
+#: Where FreeSWITCH writes a recording ({date} is the UTC day of the recording's start).
+RECORDING_PATH_TEMPLATE = "/var/lib/acd/recordings/{date}/{call_uuid}.wav"
+#: Two channels: the caller left, the agent right.
+RECORDING_STEREO = True
+#: Days a recording is kept before ``acd recordings purge`` deletes it.
+RECORDING_RETENTION_DAYS = 90
+
 # --- CTI: logins, tokens, the live event stream (docs/cti.md) ----------------------------------
 #: http.session-ttl: seconds a login token is valid (a shift and then some).
 HTTP_SESSION_TTL = 12 * 3600.0

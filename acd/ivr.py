@@ -21,6 +21,11 @@ and CHANNEL_EXECUTE_COMPLETE; whatever is not about a caller in the IVR goes on 
   digits as call data (the router owns it from then on); ``transfer``/``dial``/``hangup`` leave.
 * After a restart or ESL reconnect, :meth:`Ivr.resync` restarts the menu of every caller still
   in the IVR from its greeting (a half-heard prompt cannot be resumed).
+* A queue that records with consent (``recording: {mode: consent}``) has the caller asked
+  once before it is queued -- after the IVR, if there is one: the announcement with one
+  ``play_and_get_digits`` (the accept or decline key, ``prompt-timeout``); the answer
+  (accepted, declined, or timeout: silence is never consent) goes to acd.recording, then the
+  caller is queued exactly as it would have been.
 
 Every step is reported like a routing decision: one line on ``acd.decisions`` and each of the
 router's observers called as ``observer(what, None, "-", details)``.
@@ -40,6 +45,10 @@ decisions = logging.getLogger("acd.decisions")
 
 #: The variable play_and_get_digits fills with a menu choice (and ``..._invalid``).
 DIGITS_VAR = "acd_ivr_digits"
+#: The variable that receives the caller's answer to the recording announcement.
+CONSENT_VAR = "acd_recording_consent"
+#: What play_and_get_digits plays after a wrong key (tries 1: nothing follows it).
+_CONSENT_INVALID = "silence_stream://250"
 #: Steps a caller may take without pressing a key (closed -> menu -> closed ...) before acd
 #: assumes a loop in the config and hangs up.
 MAX_HOPS = 16
@@ -68,6 +77,8 @@ class IvrSession:
         self.key = None             # the last option chosen
         self.hops = 0
         self.exited = False         # handed on or left; a hangup now is not an IVR hangup
+        self.consent = None         # the answer to the recording announcement (acd.recording)
+        self.park = None            # the CHANNEL_PARK of a caller asked before its queue
 
     def path(self):
         """``main>service>2``: the menus passed and the last key."""
@@ -82,6 +93,7 @@ class Ivr:
         self.esl = esl
         self.clock = clock
         self.sessions = {}          # caller uuid -> IvrSession
+        self.recordings = None      # acd.recording.Recordings (set by the daemon)
 
     # -- reporting ----------------------------------------------------------------------------
 
@@ -128,6 +140,10 @@ class Ivr:
             self._enter(s, menu)
         elif queue and self._closed(queue):
             self._queue_closed(self._open(event), queue)
+        elif queue and self._asks_consent(queue) and uuid not in self.router.ignored:
+            s = self._open(event)
+            s.park = event
+            self._ask_consent(s, queue)
         else:
             self.router.on_park(event)
 
@@ -150,7 +166,7 @@ class Ivr:
         _, what, payload = s.pending
         s.pending = None
         handler = {"menu": self._menu_input, "collect": self._collected, "playback": self._played,
-                   "dial": self._dialed}[what]
+                   "dial": self._dialed, "consent": self._consented}[what]
         handler(s, event, payload)
 
     def resync(self, channels):
@@ -308,7 +324,12 @@ class Ivr:
             self._hand_over(s, queue.name, action)
 
     def _hand_over(self, s, queue_name, action, agent=None):
-        """To the router, which owns the caller from here on."""
+        """To the router, which owns the caller from here on (asked for its consent to a
+        recording first when the queue records)."""
+        target = queue_name or next(iter(self.router._queues_of(agent)), None)
+        if s.consent is None and target and self._asks_consent(target):
+            self._ask_consent(s, target, (queue_name, action, agent))
+            return
         self._exit(s, action.kind, queue_name or agent)
         self.esl.fire(cmd.uuid_setvar(s.uuid, "acd_ivr_path", s.path()))
         priority = action.priority if action.priority is not None else s.priority
@@ -377,6 +398,35 @@ class Ivr:
         if cause == "SUCCESS" or not _CAUSE.match(cause):
             cause = defaults.HANGUP_CAUSE
         self.esl.fire(cmd.uuid_kill(s.uuid, cause))
+
+
+    # -- consent to recording (acd.recording) --------------------------------------------------
+
+    def _asks_consent(self, queue_name):
+        return self.recordings is not None and self.recordings.policy(queue_name) is not None
+
+    def _ask_consent(self, s, queue_name, then=None):
+        policy = self.recordings.policy(queue_name)
+        keys = "".join(sorted({policy.accept_digit, policy.decline_digit}))
+        self.recordings.caller_asked(s.uuid, queue_name)
+        self._execute(s, "consent", (queue_name, then), lambda app: cmd.play_and_get_digits(
+            s.uuid, 1, 1, _ms(policy.prompt_timeout), "none", policy.announcement,
+            _CONSENT_INVALID, CONSENT_VAR, f"[{keys}]", _ms(policy.prompt_timeout),
+            event_uuid=app))
+
+    def _consented(self, s, event, payload):
+        queue_name, then = payload
+        policy = self.recordings.policy(queue_name)
+        digit = _dtmf(event.get(f"variable_{CONSENT_VAR}"))
+        s.consent = ("accepted" if policy and digit == policy.accept_digit else
+                     "declined" if policy and digit == policy.decline_digit else "timeout")
+        self.recordings.caller_answered(s.uuid, s.consent)
+        if then is not None:
+            self._hand_over(s, *then)
+            return
+        s.exited = True             # a caller that came for the queue, not for a menu
+        self.sessions.pop(s.uuid, None)
+        self.router.on_park(s.park)
 
 
 def _dial(target):

@@ -88,6 +88,13 @@ class Metrics:
                                   buckets=DECISION_BUCKETS, registry=r)
         m["command"] = Histogram("acd_esl_command_seconds", "Time FreeSWITCH took to answer an "
                                  "ESL command", ["command"], buckets=COMMAND_BUCKETS, registry=r)
+        m["recording_consent"] = Counter(
+            "acd_recording_consent", "Callers' answers to the recording announcement "
+            "(accepted, declined, timeout)", ["queue", "result"], registry=r)
+        m["recordings"] = Counter(
+            "acd_recordings", "Recordings by outcome: recorded (started), revoked, deleted, or "
+            "why a conversation was not recorded (caller-declined, agent-no-consent, ...)",
+            ["queue", "result"], registry=r)
         m["ignored"] = Counter("acd_calls_ignored", "Parked calls left alone because they are "
                                "meant for another deployment (acd_instance)", ["reason"],
                                registry=r)
@@ -138,11 +145,25 @@ class Metrics:
                 self._offer_result(agent, "cancelled", None)
         elif what == "call-ended" and call is not None:
             self._talk(call, agent, details)
+        elif what.startswith("recording-"):
+            self._recording(what, details)
         elif what == "ignored":
             self.m["ignored"].labels(details.get("reason", "other-instance")).inc()
         elif what == "unknown-queue":
             self.m["unknown_queue"].labels(details.get("action", "hangup")).inc()
         self.calls(what, call, agent, details)
+
+    def _recording(self, what, details):
+        queue = details.get("queue") or "-"
+        if what == "recording-consent":
+            self.m["recording_consent"].labels(queue, details.get("result", "")).inc()
+            return
+        result = {"recording-started": "recorded", "recording-deleted": "deleted",
+                  "recording-not-started": details.get("reason", "")}.get(what)
+        if what == "recording-stopped" and details.get("reason") == "revoked":
+            result = "revoked"
+        if result:
+            self.m["recordings"].labels(queue, result).inc()
 
     def _offer_result(self, agent, outcome, call):
         queue = self.offering.pop(agent, None) or (call.queue if call is not None else None)

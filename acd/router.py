@@ -76,6 +76,7 @@ class Router(OfferResults, Transfers, QueueTimers):
         self.next_renew = 0.0
         self.lease = LEASE
         self.outbound = None        # acd.outbound.Outbound, set by the daemon (click-to-dial)
+        self.recordings = None      # acd.recording.Recordings, set by the daemon
         self.held_noted = float("-inf")
         self.in_flight = set()      # agent legs originated, their outcome not known yet
         fs = config.freeswitch
@@ -407,6 +408,8 @@ class Router(OfferResults, Transfers, QueueTimers):
 
     def on_dtmf(self, event):
         call = self.calls.get(event.uuid)
+        if call is not None and call.state is CallState.BRIDGED and self.recordings:
+            self.recordings.on_dtmf(call, event.get("DTMF-Digit", ""))
         if call is None or call.state not in (CallState.WAITING, CallState.OFFERING):
             return
         queue = self.config.queue(call.queue)

@@ -126,7 +126,24 @@ class Service:
         conf = self._agents.get(agent_id)
         if conf is None:
             return None
-        return self._agent_json(conf, self.store.agent(agent_id), self.clock())
+        view = self._agent_json(conf, self.store.agent(agent_id), self.clock())
+        view["recording_consent"] = self.recording_consent(agent_id)
+        return view
+
+    def recording_consent(self, agent_id):
+        """The agent's consent to recordings (acd.recording) and since when."""
+        from acd.store.recording import RecordingStore
+        consent, at = RecordingStore.of(self.store).agent_consent(agent_id)
+        return {"consent": consent, "at": iso_utc(at), "at_epoch": at}
+
+    def set_recording_consent(self, agent_id, consent, now=None):
+        """The agent (itself: acd.http checks) gives or withdraws its consent; audited."""
+        from acd.store.recording import RecordingStore
+        if agent_id not in self._agents:
+            raise KeyError(agent_id)
+        RecordingStore.of(self.store).set_agent_consent(
+            agent_id, consent, self.clock() if now is None else now, agent_id)
+        return {"agent": agent_id, **self.recording_consent(agent_id)}
 
     def agents_view(self):
         """Every configured agent, in config order."""

@@ -154,7 +154,9 @@ EVENT_SCHEMAS = {"call.queued": "CallQueuedEvent", "call.offered": "CallOfferedE
                  "call.abandoned": "CallAbandonedEvent", "agent.status": "AgentStatusEvent",
                  "queue.stats": "QueueStatsEvent", "stream.reset": "StreamResetEvent",
                  "call.held": "CallHeldEvent", "call.unheld": "CallUnheldEvent",
-                 "call.transferred": "CallTransferredEvent"}
+                 "call.transferred": "CallTransferredEvent",
+                 **{f"recording.{kind}": "RecordingEvent"
+                    for kind in ("started", "paused", "resumed", "stopped", "deleted")}}
 
 
 def check_event(kind, data):

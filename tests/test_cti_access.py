@@ -40,6 +40,10 @@ MATRIX = [
     ("GET", "/api/v1/agents/nobody", None, (A, A, B, B, C, C)),
     ("PUT", "/api/v1/agents/2001/status", {"status": "available"}, (A, A, 200, B, 200, 200)),
     ("PUT", "/api/v1/agents/nobody/status", {"status": "available"}, (A, A, B, B, C, C)),
+    # consent to recordings: only the agent itself, logged in (never on someone's behalf)
+    ("PUT", "/api/v1/agents/2001/recording-consent", {"consent": True}, (A, A, 200, B, B, B)),
+    ("PUT", "/api/v1/agents/2001/recording-consent", {"consent": "yes"}, (A, A, 400, B, B, B)),
+    ("PUT", "/api/v1/agents/nobody/recording-consent", {"consent": True}, (A, A, B, B, B, B)),
     ("PUT", "/api/v1/agents/2001/skills", {"skills": {"german": 3}}, (A, A, B, B, B, 200)),
     ("PUT", "/api/v1/agents/nobody/skills", {"skills": {}}, (A, A, B, B, B, C)),
     ("GET", "/api/v1/agents/2001/calls", None, (A, A, 200, B, 200, 200)),
@@ -63,6 +67,13 @@ MATRIX = [
     ("POST", "/api/v1/calls/{call}/whisper", {"contact": "nonsense"}, (A, A, B, B, 422, 422)),
     ("POST", "/api/v1/calls/no-such-call/barge", {"contact": "user/2000"}, (A, A, B, B, C, C)),
     ("POST", "/api/v1/calls/no-such-call/hangup", None, (A, A, B, B, C, C)),
+    # the support queue does not record: nothing to stop, pause or resume
+    ("POST", "/api/v1/calls/{call}/recording/stop", None, (A, A, 409, B, 409, 409)),
+    ("POST", "/api/v1/calls/{call}/recording/pause", None, (A, A, 409, B, 409, 409)),
+    ("POST", "/api/v1/calls/{call}/recording/resume", None, (A, A, 409, B, 409, 409)),
+    ("POST", "/api/v1/calls/no-such-call/recording/stop", None, (A, A, B, B, C, C)),
+    ("POST", "/api/v1/calls/no-such-call/recording/pause", None, (A, A, B, B, C, C)),
+    ("POST", "/api/v1/calls/no-such-call/recording/resume", None, (A, A, B, B, C, C)),
     # last: the agent hangs up its call; for the staff after it the call is ending or gone
     ("POST", "/api/v1/calls/{call}/hangup", None, (A, A, 200, B, (404, 409), (404, 409))),
     ("GET", "/api/v1/wallboard", None, (A, A, B, B, 200, 200)),

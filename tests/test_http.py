@@ -258,7 +258,8 @@ def test_agent_not_yet_in_redis_shows_config_status_and_zeros(api):
         "calls_answered": 0, "talk_time": 0.0, "no_answer_count": 0,
         "idle_since": None, "idle_since_epoch": None, "ready_at": None, "ready_at_epoch": None,
         "contact": "user/1003", "call": None, "skills": {},
-        "queues": [{"name": "support", "level": 1, "position": 1}]}
+        "queues": [{"name": "support", "level": 1, "position": 1}],
+        "recording_consent": {"consent": False, "at": None, "at_epoch": None}}
 
 
 def test_agent_ids_are_url_decoded_and_matched_exactly(api):
@@ -295,7 +296,7 @@ def test_agent_states_and_counters(api, store):
 def test_status_change_reaches_redis_and_the_observer(api, store, changes):
     resp = api.request("PUT", "/api/v1/agents/1002/status", {"status": "available"})
     assert resp.status == 200
-    assert set(resp.json) == AGENT_KEYS and resp.json["status"] == "available"
+    assert set(resp.json) == AGENT_KEYS | {"recording_consent"} and resp.json["status"] == "available"
     assert store.agent("1002")["status"] == "available"
     assert store.candidates("support", limit=5) == ["1001", "1002"]   # 1002 is level 2
     assert changes == ["1002"]

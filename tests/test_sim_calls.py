@@ -224,6 +224,38 @@ def test_recordings_are_real_wav_files(esl, tmp_path):
     assert esl.api("uuid_record %s stop %s" % (b_leg, path)).startswith(b"-ERR ")
 
 
+def test_stereo_recordings_masked_spans_and_deleting_on_the_switch_host(esl, tmp_path):
+    """RECORD_STEREO gives two channels; a masked span is digital zero on both; the file exists
+    from the start; ``system rm -f -- PATH`` deletes it (+OK whatever it did) and
+    ``file_exists`` says so."""
+    a_leg, b_leg = caller(esl)
+    path = tmp_path / "r" / "stereo.wav"
+    assert esl.api("uuid_setvar %s RECORD_STEREO true" % b_leg) == b"+OK\n"
+    assert esl.api("uuid_record %s start %s" % (b_leg, path)) == b"+OK Success\n"
+    esl.wait_event(is_event("RECORD_START", Unique_ID=b_leg))
+    assert path.exists() and esl.api("file_exists %s" % path) == b"true"
+    time.sleep(0.3)
+    assert esl.api("uuid_record %s mask %s" % (b_leg, path)) == b"+OK Success\n"
+    time.sleep(0.3)
+    assert esl.api("uuid_record %s unmask %s" % (b_leg, path)) == b"+OK Success\n"
+    time.sleep(0.3)
+    assert esl.api("uuid_record %s stop %s" % (b_leg, path)) == b"+OK Success\n"
+    esl.wait_event(is_event("RECORD_STOP", Unique_ID=b_leg))
+    with wave.open(str(path), "rb") as recorded:
+        assert recorded.getnchannels() == 2
+        frames = recorded.readframes(recorded.getnframes())
+    samples = [int.from_bytes(frames[i:i + 2], "little", signed=True)
+               for i in range(0, len(frames), 2)]
+    assert 0.7 <= len(samples) / 2 / 8000 <= 1.5
+    third = len(samples) // 3
+    middle = samples[third + 800:2 * third - 800]     # inside the masked span
+    assert middle and not any(middle)
+    assert any(samples[:third - 800]) and any(samples[2 * third + 800:])
+    assert esl.api("system rm -f -- %s" % path) == b"+OK\n"
+    assert not path.exists() and esl.api("file_exists %s" % path) == b"false"
+    assert esl.api("system") == b"-USAGE: <command>\n"
+
+
 def test_playback_lasts_as_configured_and_can_be_broken(esl):
     a_leg, b_leg = caller(esl)
     esl.sendmsg(b_leg, "playback", "ivr/welcome.wav")

@@ -39,8 +39,12 @@ CALL_QUEUED, CALL_OFFERED, CALL_ANSWERED = "call.queued", "call.offered", "call.
 CALL_HELD, CALL_UNHELD, CALL_TRANSFERRED = "call.held", "call.unheld", "call.transferred"
 CALL_ENDED, CALL_ABANDONED = "call.ended", "call.abandoned"
 AGENT_STATUS, QUEUE_STATS = "agent.status", "queue.stats"
+#: Recording with consent (acd.recording, docs/recording.md).
+RECORDING_EVENTS = ("recording.started", "recording.paused", "recording.resumed",
+                    "recording.stopped", "recording.deleted")
 EVENT_TYPES = (CALL_QUEUED, CALL_OFFERED, CALL_ANSWERED, CALL_HELD, CALL_UNHELD,
-               CALL_TRANSFERRED, CALL_ENDED, CALL_ABANDONED, AGENT_STATUS, QUEUE_STATS)
+               CALL_TRANSFERRED, CALL_ENDED, CALL_ABANDONED, AGENT_STATUS,
+               QUEUE_STATS) + RECORDING_EVENTS
 
 #: Router decision -> the call event it makes (None: only the agent's status changes).
 #: Call control: add e.g. "hold": CALL_HELD, "unhold": CALL_UNHELD, "transfer": CALL_TRANSFERRED.
@@ -52,6 +56,7 @@ DECISIONS = {
     "agent-status": None, "held": CALL_HELD, "unheld": CALL_UNHELD,
     "transfer": CALL_TRANSFERRED, "dial": None, "dial-answered": None, "dial-connected": None,
     "dial-ended": None,
+    **{"recording-" + kind.split(".")[1]: kind for kind in RECORDING_EVENTS},
 }
 #: Decisions after which the agent's status or state has changed.
 AGENT_CHANGES = {"offer", "bridge", "call-ended", "offer-failed", "answered-too-late",
@@ -113,6 +118,9 @@ class EventPublisher:
         if what == "transfer":
             kind, _, target = str(details.get("to", ":")).partition(":")
             return {"to": {kind: target}}
+        if what.startswith("recording-"):
+            return {"file": details.get("path", ""), "purpose": details.get("purpose", ""),
+                    **{k: str(details[k]) for k in ("reason", "by", "how") if details.get(k)}}
         return {}
 
     def _done(self, call, agent, details, now):

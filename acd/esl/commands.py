@@ -254,6 +254,23 @@ def uuid_record(uuid, action, path, limit=None):
     return cmd + (f" {int(limit)}" if limit is not None else "")
 
 
+#: A file on the switch host acd may delete: an absolute path without blanks, quotes or shell
+#: characters (recordings: acd.config_recording.SAFE_PATH), no ``..`` step.
+_SWITCH_FILE = re.compile(r"(?!.*/\.\./)/[A-Za-z0-9_./@+-]+\Z")
+
+
+def delete_file(path):
+    """Delete a file on the switch host: FreeSWITCH has no api for it, so mod_commands'
+    ``system rm -f -- PATH`` (answered ``+OK`` whatever happened: check with
+    :func:`file_exists`). Only paths of letters, digits and ``_ . / @ + -``."""
+    return f"system rm -f -- {_check(_SWITCH_FILE, path, 'file path')}"
+
+
+def file_exists(path):
+    """``file_exists PATH`` -> ``true`` / ``false``."""
+    return f"file_exists {_check(_SWITCH_FILE, path, 'file path')}"
+
+
 def uuid_setvar(uuid, name, value):
     return f"uuid_setvar {check_uuid(uuid)} {_check(_VAR_NAME, name, 'variable name')} {api_arg(value)}"
 

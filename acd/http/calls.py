@@ -139,3 +139,24 @@ class CallWhisper(CallListen):
 
 class CallBarge(CallListen):
     mode = "barge"
+
+
+class CallRecordingStop(Resource):
+    """Stop the call's recording: a revocation, never restarted in this call; the file is
+    deleted with ``on-revoke: delete`` (acd.recording)."""
+    action = "stop"
+
+    def on_post(self, req, resp, uuid):
+        require_call(req, uuid, self.desk.views)
+        who = principal(req)
+        send(resp, 200, _acting(_control(self.desk).recording, uuid, self.action,
+                                who.agent or who.role))
+
+
+class CallRecordingPause(CallRecordingStop):
+    """Pause (``uuid_record mask``): silent in the file until resumed, e.g. for card numbers."""
+    action = "pause"
+
+
+class CallRecordingResume(CallRecordingStop):
+    action = "resume"

@@ -93,6 +93,29 @@ class AgentStatus(Resource):
                      body.get("reason"), _who(principal(req)))
 
 
+class AgentRecordingConsent(Resource):
+    """Consent to recordings: given or withdrawn only by the agent itself, logged in with its
+    own password -- never by a supervisor, an admin or an integration token (docs/recording.md)."""
+
+    def on_put(self, req, resp, id):
+        who = principal(req)
+        if who.kind != "session" or who.agent != id:
+            raise HttpError(403, "forbidden: only the agent itself, logged in, can give or "
+                                 "withdraw its consent to recordings")
+        body = read_json(req)
+        if not isinstance(body, dict) or not isinstance(body.get("consent"), bool) or set(
+                body) - {"consent"}:
+            raise HttpError(400, 'expected a JSON object {"consent": true} or {"consent": false}')
+        try:
+            view = self.service.set_recording_consent(id, body["consent"])
+        except KeyError:
+            raise HttpError(404, f"unknown agent {id!r}") from None
+        control = getattr(self.desk, "control", None)
+        if not body["consent"] and control is not None and control.recordings is not None:
+            control.post(control.recordings.agent_withdrew, id)   # stop its recordings now
+        send(resp, 200, view)
+
+
 def _who(who):
     """Who changed something, for the event stream and the decision log."""
     if who.kind == "admin-token":

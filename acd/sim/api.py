@@ -138,6 +138,7 @@ COMMANDS = {
     "uuid_exists": api_uuid_exists, "uuid_dump": api_uuid_dump,
     "uuid_transfer": transfer.api_uuid_transfer, "uuid_hold": hold.api_uuid_hold,
     "uuid_record": recording.api_uuid_record,
+    "system": recording.api_system, "file_exists": recording.api_file_exists,
     "show": api_show, "status": api_status, "version": api_version,
     "sim_user": api_sim_user, "sim_users": api_sim_users, "sim_trace": api_sim_trace,
     "sim_latency": api_sim_latency,

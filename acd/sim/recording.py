@@ -6,11 +6,18 @@ running time, each masked or not; paused time is left out. ``start`` fires RECOR
 still carries the previous recording's ``record_*`` variables, as captured) and MEDIA_BUG_START
 (``Media-Bug-Function: session_record``, ``Media-Bug-Target`` = the path); mask, unmask, pause and
 resume fire nothing. ``stop`` (uuid_record stop, ``stop all``, stop_record_session, hangup)
-writes the file -- 8 kHz 16-bit mono PCM, a +-1 LSB hiss where unmasked (the near-silence of a
+writes the file -- 8 kHz 16-bit PCM, mono or (``RECORD_STEREO=true`` on the channel when the
+recording starts, as ``switch_ivr_record_session`` reads it) two channels, a +-1 LSB hiss where unmasked (the near-silence of a
 real call without audio) and exact digital zero where masked: 44 + 2 bytes per sample, like
 FreeSWITCH's -- sets ``record_file_size/_samples/_seconds/_ms/_completion_cause`` and fires
 RECORD_STOP then MEDIA_BUG_STOP. The completion cause is ``success-maxtime`` for a stop and
-``success-silence`` when the call hangs up.
+``success-silence`` when the call hangs up. As FreeSWITCH opens the file when the recording
+starts, an empty WAV exists from the start on.
+
+Files on the switch host: FreeSWITCH has no api that deletes a file; mod_commands' ``system``
+runs a shell command and answers ``+OK`` whatever it did, ``file_exists`` answers ``true`` or
+``false``. The simulator runs no shell: ``system`` carries out ``rm -f -- PATH`` (what acd sends
+to delete a revoked recording) and logs anything else without running it.
 """
 
 import logging
@@ -36,8 +43,9 @@ _FAILURES = {"start": "-ERR Cannot record session!\n",
 class Recording:
     """The time line of one file: ``spans`` [(samples, masked)] and the running span."""
 
-    def __init__(self, path, now):
+    def __init__(self, path, now, channels=1):
         self.path = path
+        self.channels = channels
         self.spans = []
         self.since = now
         self.masked = False
@@ -66,8 +74,10 @@ def start(session, path):
     """RECORD_START then MEDIA_BUG_START; a second start on the same path is ignored."""
     if path in session.recordings:
         return
-    session.recordings[path] = Recording(path, monotonic())
     sw, ch = session.sw, session.ch
+    stereo = str(ch.get_var("RECORD_STEREO", "")).lower() in ("true", "yes", "on", "1")
+    recording = session.recordings[path] = Recording(path, monotonic(), 2 if stereo else 1)
+    write_wav(path, [], recording.channels)     # opened at the start: an empty file
     sw.fire_channel(ch, "RECORD_START", post=[("Record-File-Path", path)])
     sw.fire_channel(ch, "MEDIA_BUG_START", pre=_bug(path))
 
@@ -80,7 +90,7 @@ def stop(session, path, cause="success-maxtime"):
     sw, ch = session.sw, session.ch
     spans = recording.finish(monotonic())
     samples = sum(count for count, _ in spans)
-    size = write_wav(path, spans)
+    size = write_wav(path, spans, recording.channels)
     ch.set_var("record_file_size", size)
     ch.set_var("record_samples", samples)
     ch.set_var("record_seconds", samples // RATE)
@@ -104,22 +114,34 @@ def _bug(path):
     return [("Media-Bug-Function", "session_record"), ("Media-Bug-Target", path)]
 
 
-def write_wav(path, spans):
-    """An 8 kHz 16-bit mono WAV of the spans; returns its size in bytes (0 if unwritable)."""
+def write_wav(path, spans, channels=1):
+    """An 8 kHz 16-bit WAV of the spans (``channels`` 1 or 2: every channel alike); returns
+    its size in bytes (0 if unwritable)."""
     try:
         folder = os.path.dirname(path)
         if folder:
             os.makedirs(folder, exist_ok=True)
         with wave.open(path, "wb") as out:
-            out.setnchannels(1)
+            out.setnchannels(channels)
             out.setsampwidth(2)
             out.setframerate(RATE)
             for samples, masked in spans:
-                out.writeframes(b"\x00\x00" * samples if masked else _hiss(samples))
+                frames = b"\x00\x00" * samples if masked else _hiss(samples)
+                out.writeframes(frames if channels == 1 else _interleave(frames, channels))
         return os.path.getsize(path)
     except OSError as exc:
         log.warning("cannot write recording %s: %s", path, exc)
         return 0
+
+
+def _interleave(frames, channels):
+    """Each 16-bit sample of ``frames`` on every channel."""
+    out = bytearray(len(frames) * channels)
+    step = 2 * channels
+    for channel in range(channels):
+        out[2 * channel::step] = frames[0::2]
+        out[2 * channel + 1::step] = frames[1::2]
+    return bytes(out)
 
 
 def _hiss(samples):
@@ -155,3 +177,24 @@ def api_uuid_record(call):
         else:
             recording.pause(action == "pause", now)
     return "+OK Success\n"
+
+
+def api_system(call):
+    """``system <command>``: +OK whatever happens (mod_commands); only ``rm -f -- PATH`` is
+    carried out here (no shell runs in the simulator)."""
+    if not call.arg.strip():
+        return "-USAGE: <command>\n"
+    words = call.arg.split()
+    if len(words) == 4 and words[:3] == ["rm", "-f", "--"] and words[3].startswith("/"):
+        try:
+            os.remove(words[3])
+        except OSError:
+            pass
+    else:
+        log.info("system %r not run (the simulator runs no shell)", call.arg)
+    return "+OK\n"
+
+
+def api_file_exists(call):
+    """``file_exists <path>``: ``true`` or ``false`` (no newline)."""
+    return "true" if call.arg.strip() and os.path.exists(call.arg.strip()) else "false"

@@ -44,6 +44,13 @@ key                                    type    holds
 ``acd:auth:tokens``                    hash    integration token id -> its sha256 (acd token list)
 ``acd:auth:ticket:{sha256}``           string  a single-use event-stream ticket (30 s)
 ``acd:auth:failures:{kind}:{sha256}``  hash    wrong passwords per agent / client address
+``acd:recording-audit``                stream  every step of recording with consent (append-only,
+                                               never trimmed by acd; docs/recording.md)
+``acd:recording-audit:call:{uuid}``    list    the audit entry ids of one call, in order
+``acd:recording:{uuid}``               hash    a call's recording state: caller consent, file,
+                                               agent, recording/paused/revoked (while it lives)
+``acd:recordings``                     zset    calls with recording state, scored by time
+``acd:agent:{id}:recording-consent``   hash    the agent's consent (consent 1/0, at, by)
 =====================================  ======  ==================================================
 
 Tokens, tickets and throttled names appear in keys only as SHA-256 digests: a Redis dump shows
@@ -71,6 +78,8 @@ class Keys:
         self.events = f"{prefix}:events"
         self.stats_publisher = f"{prefix}:cti:stats-publisher"
         self.api_tokens = f"{prefix}:auth:tokens"
+        self.recording_audit = f"{prefix}:recording-audit"
+        self.recordings = f"{prefix}:recordings"
 
     @staticmethod
     def _id(value):
@@ -118,6 +127,17 @@ class Keys:
 
     def skilled(self, queue, skill):
         return f"{self.prefix}:queue:{self._id(queue)}:skilled:{self._id(skill)}"
+
+    # -- recording with consent (acd/store/recording.py) -------------------------------------
+
+    def recording(self, call_uuid):
+        return f"{self.prefix}:recording:{self._id(call_uuid)}"
+
+    def recording_audit_call(self, call_uuid):
+        return f"{self.prefix}:recording-audit:call:{self._id(call_uuid)}"
+
+    def agent_consent(self, agent_id):
+        return f"{self.prefix}:agent:{self._id(agent_id)}:recording-consent"
 
     # -- CTI (acd/store/cti.py) ----------------------------------------------------------------
 
