@@ -286,13 +286,13 @@ class World:
         return self.wait(lambda e: e.name == "CHANNEL_CREATE" and e.uuid == leg)["variable_acd_agent"]
 
     def wait_call(self, uuid, timeout=10.0, **expected):
-        """Wait until acd's own record of the call (in Redis) holds the expected fields: the
+        """Wait until acd holds the call (in Redis) with the expected fields, if any: the
         switch's events reach the test before acd has acted on them."""
         call = None
         with gevent.Timeout(timeout, AssertionError(f"call {uuid} never became {expected}")):
             while True:
                 call = self.store.call(uuid) or {}
-                if all(call.get(k) == v for k, v in expected.items()):
+                if call and all(call.get(k) == v for k, v in expected.items()):
                     return call
                 gevent.sleep(0.02)
 

@@ -203,3 +203,42 @@ def test_the_desktop_shows_a_lost_connection_and_misses_no_event(cti_factory, br
     browser.until_text("#card-phase", "Talking")
     browser.screenshot("02-back-with-the-call")
     network.stop()
+
+
+def test_the_agent_consents_and_pauses_and_stops_a_recording_from_the_desktop(cti_factory,
+                                                                              browser, tmp_path):
+    policy = {"mode": "consent", "purpose": "quality assurance and training",
+              "announcement": "recording/consent-support.wav", "prompt-timeout": 3,
+              "revoked-sound": "recording/stopped.wav",
+              "path-template": f"{tmp_path}/rec/{{date}}/{{call_uuid}}.wav"}
+    world = cti_factory({"support": {"tiers": ["2201"], "ring-timeout": 10, "recording": policy}},
+                        cti=CTI)
+    world.driver.register_handle("CHANNEL_EXECUTE", world.events.put)
+    world.driver.subscribe("CHANNEL_EXECUTE")
+    daemon, admin = world.daemon()
+    sign_in(browser, f"http://127.0.0.1:{daemon.http.server_port}/", "2201")
+    assert not browser.js("return document.querySelector('#consent').checked")
+    browser.click("#consent")
+    world.wait_agent("2201")      # the desk is ready
+    browser.until(lambda: admin.get("/api/v1/agents/2201").json["recording_consent"]["consent"],
+                  what="the agent's consent in acd")
+
+    caller = world.call("support", queued=False)
+    world.wait(lambda e: e.name == "CHANNEL_EXECUTE" and e.uuid == caller
+               and e.get("Application") == "play_and_get_digits", what="the announcement")
+    world.dtmf(caller, "1")                                  # the caller consents
+    assert world.bridged(caller) == "2201"
+    browser.until_text("#rec", "Recording")
+    browser.screenshot("01-recording")
+    browser.click("#rec-pause")
+    browser.until_text("#rec", "paused")
+    browser.click("#rec-resume")
+    browser.until(lambda: browser.text("#rec") == "● Recording", what="the recording resumed")
+    files = list((tmp_path / "rec").rglob("*.wav"))
+    assert len(files) == 1
+    browser.click("#rec-stop")
+    browser.until_text("#rec", "deleted")
+    assert not files[0].exists()                             # on-revoke: delete
+    browser.screenshot("02-recording-stopped")
+    assert browser.js("return document.querySelector('#rec-controls').hidden")
+    assert browser.console_errors() == []

@@ -9,7 +9,9 @@
 const ACD = (() => {
   const TOKEN_KEY = "acd.token";
   const EVENT_TYPES = ["call.queued", "call.offered", "call.answered", "call.held", "call.unheld",
-    "call.transferred", "call.ended", "call.abandoned", "agent.status", "queue.stats", "stream.reset"];
+    "call.transferred", "call.ended", "call.abandoned", "agent.status", "queue.stats", "stream.reset",
+    "recording.started", "recording.paused", "recording.resumed", "recording.stopped",
+    "recording.deleted"];
   let signedOut = () => location.reload();
 
   class ApiError extends Error {

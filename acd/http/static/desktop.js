@@ -48,7 +48,7 @@
   function showCard(info, phase) {
     const fresh = !card || card.call !== info.call;
     card = {call: info.call, phase, info, shownAt: Date.now(), waitAtShow: info.wait || 0,
-      answeredAt: fresh ? null : card.answeredAt, note: ""};
+      answeredAt: fresh ? null : card.answeredAt, note: "", rec: fresh ? "" : card.rec};
     if (phase === "talking" && info.answered_at_epoch) card.answeredAt = info.answered_at_epoch * 1000;
     $("#no-call").hidden = true;
     $("#card").hidden = false;
@@ -106,8 +106,25 @@
     $("#card-phase").textContent = line;
   }
 
+  const REC = {recording: "● Recording", paused: "Recording paused — nothing is recorded",
+    stopped: "Recording stopped", deleted: "Recording stopped and deleted"};
+
+  function setRecording(data, state) {
+    if (!current(data)) return;
+    card.rec = state;
+    const line = $("#rec");
+    line.hidden = !state;
+    line.dataset.state = state;
+    line.textContent = REC[state] + (data.reason && state === "stopped" ? ` (${data.reason.replaceAll("-", " ")})` : "");
+    renderControls();
+  }
+
   function renderControls() {
     const phase = card ? card.phase : "";
+    const rec = card && LIVE.has(phase) ? card.rec : "";
+    $("#rec-controls").hidden = !["recording", "paused"].includes(rec);
+    $("#rec-pause").disabled = rec !== "recording";
+    $("#rec-resume").disabled = rec !== "paused";
     $("#controls").hidden = !LIVE.has(phase) || phase === "ringing";
     $("#hold").disabled = phase !== "talking";
     $("#unhold").disabled = phase !== "held";
@@ -209,6 +226,11 @@
       else if (!me.call && card && LIVE.has(card.phase) && ["waiting", "wrap-up"].includes(me.state)) endCard();
     },
     "stream.reset": () => { refresh(); },
+    "recording.started": (d) => setRecording(d, "recording"),
+    "recording.paused": (d) => setRecording(d, "paused"),
+    "recording.resumed": (d) => setRecording(d, "recording"),
+    "recording.stopped": (d) => setRecording(d, "stopped"),
+    "recording.deleted": (d) => setRecording(d, "deleted"),
   };
 
   async function refresh() {
@@ -265,6 +287,23 @@
     for (const reason of who.break_reasons) reasons.append(el("option", reason, {value: reason}));
     $("#reason-row").hidden = !who.break_reasons.length;
     for (const queue of who.agent.queues) $("#queue-names").append(el("option", "", {value: queue.name}));
+    const consent = $("#consent");
+    consent.checked = Boolean(who.agent.recording_consent && who.agent.recording_consent.consent);
+    consent.disabled = who.kind !== "session";   // only the agent, signed in with its password
+    consent.addEventListener("change", async () => {
+      $("#status-error").textContent = "";
+      try {
+        const answer = await api("PUT", `/api/v1/agents/${encodeURIComponent(me.id)}/recording-consent`,
+          {consent: consent.checked});
+        consent.checked = answer.consent;
+      } catch (e) {
+        consent.checked = !consent.checked;
+        $("#status-error").textContent = e.message;
+      }
+    });
+    $("#rec-pause").addEventListener("click", () => control("recording/pause"));
+    $("#rec-resume").addEventListener("click", () => control("recording/resume"));
+    $("#rec-stop").addEventListener("click", () => control("recording/stop"));
     $("#hold").addEventListener("click", () => control("hold"));
     $("#unhold").addEventListener("click", () => control("unhold"));
     $("#hangup").addEventListener("click", () => control("hangup"));
