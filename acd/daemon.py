@@ -86,6 +86,7 @@ class Daemon:
         self.inbox = gevent.queue.Queue()
         self.router = Router(config, self.store, self.esl, self.owner, clock, post=self.post,
                              observers=observers)
+        self._crm(client)
         self._handlers = {"CHANNEL_PARK": self.router.on_park,
                           "CHANNEL_BRIDGE": self.router.on_bridge,
                           "CHANNEL_HANGUP": self.router.on_hangup,
@@ -113,6 +114,14 @@ class Daemon:
         self.needs_resync = False
         self._greenlets = []
         self._stopped = gevent.event.Event()
+
+    def _crm(self, client):
+        """The CRM lookup (acd.crm) as one more router observer, when configured."""
+        if self.config.crm is not None:
+            from acd.crm import CrmLookup
+            from acd.store.crm import CrmStore
+            self.router.observers.append(CrmLookup(self.config.crm, self.router, self.cti.events,
+                                                   CrmStore(client, self.store.keys)))
 
     def _tiers_of(self, agent_id):
         return [TierRef(q.name, q.strategy, t.level, t.position, q.skill_order,

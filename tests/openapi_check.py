@@ -154,7 +154,8 @@ EVENT_SCHEMAS = {"call.queued": "CallQueuedEvent", "call.offered": "CallOfferedE
                  "call.abandoned": "CallAbandonedEvent", "agent.status": "AgentStatusEvent",
                  "queue.stats": "QueueStatsEvent", "stream.reset": "StreamResetEvent",
                  "call.held": "CallHeldEvent", "call.unheld": "CallUnheldEvent",
-                 "call.transferred": "CallTransferredEvent"}
+                 "call.transferred": "CallTransferredEvent",
+                 "call.updated": "CallUpdatedEvent", "call.wrap-up": "CallWrapUpEvent"}
 
 
 def check_event(kind, data):

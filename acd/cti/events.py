@@ -39,8 +39,10 @@ CALL_QUEUED, CALL_OFFERED, CALL_ANSWERED = "call.queued", "call.offered", "call.
 CALL_HELD, CALL_UNHELD, CALL_TRANSFERRED = "call.held", "call.unheld", "call.transferred"
 CALL_ENDED, CALL_ABANDONED = "call.ended", "call.abandoned"
 AGENT_STATUS, QUEUE_STATS = "agent.status", "queue.stats"
+CALL_UPDATED, CALL_WRAP_UP = "call.updated", "call.wrap-up"    # the CRM card; acd.crm, acd.wrapup
 EVENT_TYPES = (CALL_QUEUED, CALL_OFFERED, CALL_ANSWERED, CALL_HELD, CALL_UNHELD,
-               CALL_TRANSFERRED, CALL_ENDED, CALL_ABANDONED, AGENT_STATUS, QUEUE_STATS)
+               CALL_TRANSFERRED, CALL_ENDED, CALL_ABANDONED, AGENT_STATUS, QUEUE_STATS,
+               CALL_UPDATED, CALL_WRAP_UP)
 
 #: Router decision -> the call event it makes (None: only the agent's status changes).
 #: Call control: add e.g. "hold": CALL_HELD, "unhold": CALL_UNHELD, "transfer": CALL_TRANSFERRED.
@@ -78,6 +80,7 @@ class EventPublisher:
         self._lock = gevent.lock.Semaphore()
         self._flusher = None
         self.written = self.dropped = 0
+        self.taps = []                      # fn(pipe, batch): more writes with each batch
 
     # -- the observer -------------------------------------------------------------------------
 
@@ -140,6 +143,8 @@ class EventPublisher:
                 "priority": call.priority, **self._call_data(call), "time": iso_utc(now)}
         if "skills" not in extra:
             data["skills"] = self._requirements(call)
+        if getattr(call, "crm", None) is not None:
+            data["crm"] = call.crm              # the CRM card (acd.crm)
         data.update(extra)
         if agents is None:
             agents = [a for a in (agent, call.only_agent) if a]
@@ -217,6 +222,8 @@ class EventPublisher:
     def _write(self, batch, extra):
         cti = self.config().cti
         pipe = self.store.redis.pipeline(transaction=False)
+        for tap in self.taps:               # e.g. the webhooks' stream (acd.webhooks)
+            tap(pipe, batch)
         for event in batch:
             self.store.publish(pipe, event.kind, json.dumps(event.data), event.agents,
                                event.queue, cti.event_max_length, cti.event_retention,

@@ -214,7 +214,8 @@ class Views:
                 "answered_at": iso_utc(answered), "answered_at_epoch": answered,
                 "wait": _seconds((answered or now) - enqueued) if enqueued else 0.0,
                 "ivr_path": data.get("ivr_path", ""),
-                "digits": {k: v for k, v in data.items() if k != "ivr_path"}, "data": data}
+                "digits": {k: v for k, v in data.items() if k != "ivr_path"}, "data": data,
+                "crm": _json_object(stored.get("crm")) or None}
 
 
 def _state_since(state, stored, now):

@@ -44,6 +44,12 @@ key                                    type    holds
 ``acd:auth:tokens``                    hash    integration token id -> its sha256 (acd token list)
 ``acd:auth:ticket:{sha256}``           string  a single-use event-stream ticket (30 s)
 ``acd:auth:failures:{kind}:{sha256}``  hash    wrong passwords per agent / client address
+``acd:crm:cache:{sha256}``             string  a CRM card per caller number (crm.cache-ttl; acd.crm)
+``acd:webhooks``                       stream  events for the webhooks, delivered by the consumer
+                                               group ``deliver`` (acd.webhooks)
+``acd:webhooks:dead``                  stream  deliveries that failed for max-age (dead letters)
+``acd:webhooks:deliverer``             string  the daemon that delivers webhooks (a lease)
+``acd:wrap-ups``                       stream  wrap-up codes and notes given (acd.wrapup)
 =====================================  ======  ==================================================
 
 Tokens, tickets and throttled names appear in keys only as SHA-256 digests: a Redis dump shows
@@ -142,6 +148,28 @@ class Keys:
         if kind not in ("agent", "address"):
             raise ValueError(f"invalid kind {kind!r}")
         return f"{self.prefix}:auth:failures:{kind}:{sha256(who)}"
+
+    # -- CRM integration (acd/crm.py, acd/webhooks.py, acd/wrapup.py) ---------------------------
+
+    def crm_cache(self, caller_number):
+        """A caller number (any text: hashed) -> its cached CRM card."""
+        return f"{self.prefix}:crm:cache:{sha256(caller_number)}"
+
+    @property
+    def webhooks(self):
+        return f"{self.prefix}:webhooks"
+
+    @property
+    def webhooks_dead(self):
+        return f"{self.prefix}:webhooks:dead"
+
+    @property
+    def webhooks_deliverer(self):
+        return f"{self.prefix}:webhooks:deliverer"
+
+    @property
+    def wrap_ups(self):
+        return f"{self.prefix}:wrap-ups"
 
     @staticmethod
     def _digest(value):

@@ -1,0 +1,31 @@
+"""Redis for the CRM integration: cached CRM cards, cards attached to calls, the webhook
+streams and the wrap-up codes (acd.crm, acd.webhooks, acd.wrapup). Keys: acd.store.keys."""
+
+import json
+import pathlib
+
+LUA = pathlib.Path(__file__).with_name("lua") / "crm"
+#: The webhook stream's consumer group (one per deployment: each entry goes to one daemon).
+GROUP = "deliver"
+
+
+class CrmStore:
+    def __init__(self, client, keys):
+        self.redis, self.keys = client, keys
+        self._scripts = {path.stem: client.register_script(path.read_text())
+                         for path in sorted(LUA.glob("*.lua"))}
+
+    # -- CRM cards ------------------------------------------------------------------------------
+
+    def cached_card(self, caller_number):
+        text = self.redis.get(self.keys.crm_cache(caller_number))
+        return json.loads(text) if text else None
+
+    def cache_card(self, caller_number, card, ttl):
+        if ttl > 0:
+            self.redis.set(self.keys.crm_cache(caller_number), json.dumps(card), ex=int(ttl))
+
+    def attach(self, call_uuid, name, value):
+        """Set a JSON field of a live call's hash; False when the call is gone."""
+        return bool(self._scripts["attach"](keys=[self.keys.call(call_uuid)],
+                                            args=[name, json.dumps(value)]))
