@@ -203,3 +203,27 @@ def test_the_desktop_shows_a_lost_connection_and_misses_no_event(cti_factory, br
     browser.until_text("#card-phase", "Talking")
     browser.screenshot("02-back-with-the-call")
     network.stop()
+
+
+def test_the_crm_card_is_on_screen_before_the_phone_answers(cti_factory, browser):
+    from tests.crm_servers import Crm
+    from tests.test_crm import with_crm
+
+    crm = Crm()
+    try:
+        world = with_crm(cti_factory({"support": {"tiers": ["2201"], "ring-timeout": 10}},
+                                     cti=CTI), crm.url + "/contacts?phone={caller_number}")
+        daemon, _ = world.daemon()
+        sign_in(browser, f"http://127.0.0.1:{daemon.http.server_port}/", "2201")
+        world.call("support", number="+4930111222", name="Max")
+        browser.until_text("#crm-title", "Max Mustermann \u2014 ACME GmbH")
+        assert not agent_answered(world, "2201"), "the phone answered before the CRM card showed"
+        assert browser.js("return [...document.querySelectorAll('#crm-fields dt, #crm-fields dd')]"
+                          ".map(n => n.textContent)") == [
+            "name", "Max Mustermann", "company", "ACME GmbH", "tier", "gold"]
+        link = "document.querySelector('#crm-open')"
+        assert browser.js(f"return {link}.href") == "https://crm.example/contacts/42"
+        assert browser.js(f"return [{link}.target, {link}.rel, {link}.hidden]") == [
+            "_blank", "noopener noreferrer", False]
+    finally:
+        crm.stop()

@@ -9,7 +9,7 @@
 const ACD = (() => {
   const TOKEN_KEY = "acd.token";
   const EVENT_TYPES = ["call.queued", "call.offered", "call.answered", "call.held", "call.unheld",
-    "call.transferred", "call.ended", "call.abandoned", "agent.status", "queue.stats", "stream.reset"];
+    "call.transferred", "call.ended", "call.abandoned", "agent.status", "queue.stats", "stream.reset", "call.updated"];
   let signedOut = () => location.reload();
 
   class ApiError extends Error {

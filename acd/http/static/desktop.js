@@ -47,6 +47,7 @@
 
   function showCard(info, phase) {
     const fresh = !card || card.call !== info.call;
+    const keptCrm = fresh ? null : card.crm;
     card = {call: info.call, phase, info, shownAt: Date.now(), waitAtShow: info.wait || 0,
       answeredAt: fresh ? null : card.answeredAt, note: ""};
     if (phase === "talking" && info.answered_at_epoch) card.answeredAt = info.answered_at_epoch * 1000;
@@ -75,7 +76,28 @@
     }
     const skills = Object.entries(info.skills || {}).map(([s, level]) => `${s} ${level}`).join(", ");
     fact("Skills", skills);
+    showCrm(info.crm || keptCrm || null);
     setPhase(phase);
+  }
+
+  /* The CRM's record of the caller (docs/crm.md): title, fields, a link opening in a new tab
+     -- http(s) links only; every value is text. */
+  function showCrm(crm) {
+    if (card) card.crm = crm;
+    $("#crm").hidden = !crm;
+    if (!crm) return;
+    $("#crm-title").textContent = crm.title || "";
+    const fields = $("#crm-fields");
+    fields.replaceChildren();
+    for (const [name, value] of Object.entries(crm.fields || {})) {
+      fields.append(el("dt", name), el("dd", value));
+    }
+    const link = $("#crm-open");
+    let url = null;
+    try { url = crm.open_url ? new URL(crm.open_url) : null; } catch (e) { url = null; }
+    const safe = url && (url.protocol === "https:" || url.protocol === "http:");
+    link.hidden = !safe;
+    if (safe) link.href = url.href; else link.removeAttribute("href");
   }
 
   function setPhase(phase, note) {
@@ -189,6 +211,7 @@
   const handlers = {
     "call.offered": (d) => { if (mine(d)) showCard(d, "ringing"); },
     "call.answered": (d) => { if (mine(d)) { if (!current(d)) showCard(d, "talking"); else setPhase("talking"); } },
+    "call.updated": (d) => { if (current(d) && d.crm) showCrm(d.crm); },
     "call.held": (d) => { if (current(d)) setPhase("held"); },
     "call.unheld": (d) => { if (current(d)) setPhase("talking"); },
     "call.transferred": (d) => {
