@@ -116,12 +116,16 @@ class Daemon:
         self._stopped = gevent.event.Event()
 
     def _crm(self, client):
-        """The CRM lookup (acd.crm) as one more router observer, when configured."""
+        """The CRM lookup (acd.crm, when configured) and the wrap-up codes (acd.wrapup) as
+        more router observers."""
+        from acd.store.crm import CrmStore
+        from acd.wrapup import WrapUps
+        store = CrmStore(client, self.store.keys)
+        self.router.observers.append(WrapUps(self.config, store, self.cti.events, self.clock))
         if self.config.crm is not None:
             from acd.crm import CrmLookup
-            from acd.store.crm import CrmStore
             self.router.observers.append(CrmLookup(self.config.crm, self.router, self.cti.events,
-                                                   CrmStore(client, self.store.keys)))
+                                                   store))
 
     def _tiers_of(self, agent_id):
         return [TierRef(q.name, q.strategy, t.level, t.position, q.skill_order,

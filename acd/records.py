@@ -302,8 +302,12 @@ def report(client, keys, config, start, end, queue=None):
     """The ``acd report`` document for ``[start, end)``."""
     from acd.service import iso_utc
 
+    from acd.wrapup import count_codes
+
     summary = summarize(read_records(client, keys.records, start, end, queue), config)
-    return {"from": iso_utc(start), "to": iso_utc(end), "queue": queue, **summary}
+    codes = count_codes(client, keys.wrap_ups, start, end, queue)
+    return {"from": iso_utc(start), "to": iso_utc(end), "queue": queue, **summary,
+            "wrap_up_codes": codes}
 
 
 def print_report(config, start, end, queue, output_format, out):
@@ -328,4 +332,7 @@ def print_report(config, start, end, queue, output_format, out):
     for scope in ("queues", "agents"):
         for row in document[scope]:
             writer.writerow([scope[:-1]] + ["" if row[c] is None else row[c] for c in COLUMNS[1:]])
+    for row in document["wrap_up_codes"]:   # scope "code": name queue/code, offered = calls
+        writer.writerow(["code", f"{row['queue']}/{row['code']}", row["calls"]] +
+                        [""] * (len(COLUMNS) - 3))
     return 0

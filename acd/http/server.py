@@ -25,6 +25,7 @@ from acd.cti.auth import Auth, AuthError
 from acd.cti.hub import EventHub
 from acd.cti.views import Views
 from acd.http import calls, desk, openapi, pages, resources
+from acd.http import crm    # CRM integration: wrap-up codes (issue 15)
 from acd.http.app import make_falcon_app
 from acd.http.guards import Authenticate, auth_error
 from acd.store.cti import CtiStore
@@ -60,6 +61,7 @@ ROUTES = [
     ("/api/v1/calls/{uuid}/listen", calls.CallListen),
     ("/api/v1/calls/{uuid}/whisper", calls.CallWhisper),
     ("/api/v1/calls/{uuid}/barge", calls.CallBarge),
+    ("/api/v1/calls/{uuid}/wrap-up", crm.CallWrapUp),
     ("/api/v1/wallboard", desk.Wallboard),
     ("/api/v1/events", desk.Events),
     ("/api/v1/events/ticket", desk.EventTicket),

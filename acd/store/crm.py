@@ -29,3 +29,26 @@ class CrmStore:
         """Set a JSON field of a live call's hash; False when the call is gone."""
         return bool(self._scripts["attach"](keys=[self.keys.call(call_uuid)],
                                             args=[name, json.dumps(value)]))
+
+    # -- wrap-up codes (acd.wrapup) -------------------------------------------------------------
+
+    def wrap_up_target(self, call_uuid):
+        """``{"agent", "queue"}`` of an answered call that may get a wrap-up code, or None."""
+        found = self.redis.hgetall(self.keys.wrap_up_target(call_uuid))
+        return found or None
+
+    def note_wrap_up_target(self, call_uuid, agent, queue, ttl):
+        key = self.keys.wrap_up_target(call_uuid)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(key, mapping={"agent": agent, "queue": queue})
+        pipe.expire(key, int(ttl))
+        pipe.execute()
+
+    def hold_wrap_up(self, mode, agent, now, longest):
+        return bool(self._scripts["wrap_up_hold"](
+            keys=[self.keys.agent(agent), self.keys.pending], args=[mode, agent, now, longest]))
+
+    def add_wrap_up(self, fields, max_length):
+        """One wrap-up code given (the wrap-ups stream, read by acd report)."""
+        return self.redis.xadd(self.keys.wrap_ups, fields, maxlen=max_length or None,
+                               approximate=True)

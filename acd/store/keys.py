@@ -50,6 +50,7 @@ key                                    type    holds
 ``acd:webhooks:dead``                  stream  deliveries that failed for max-age (dead letters)
 ``acd:webhooks:deliverer``             string  the daemon that delivers webhooks (a lease)
 ``acd:wrap-ups``                       stream  wrap-up codes and notes given (acd.wrapup)
+``acd:call:{uuid}:wrap-up``            hash    agent and queue of an answered call (a day)
 =====================================  ======  ==================================================
 
 Tokens, tickets and throttled names appear in keys only as SHA-256 digests: a Redis dump shows
@@ -170,6 +171,10 @@ class Keys:
     @property
     def wrap_ups(self):
         return f"{self.prefix}:wrap-ups"
+
+    def wrap_up_target(self, call_uuid):
+        """Who may give the call's wrap-up code, and in which queue (acd.wrapup)."""
+        return f"{self.prefix}:call:{self._id(call_uuid)}:wrap-up"
 
     @staticmethod
     def _digest(value):
