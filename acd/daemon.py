@@ -122,6 +122,12 @@ class Daemon:
         from acd.wrapup import WrapUps
         store = CrmStore(client, self.store.keys)
         self.router.observers.append(WrapUps(self.config, store, self.cti.events, self.clock))
+        self.webhooks = None
+        if self.config.webhooks:
+            from acd.webhooks import Webhooks
+            self.webhooks = Webhooks(self.config, client, self.store.keys, self.owner,
+                                     self.store.hold_lease)
+            self.cti.events.taps.append(self.webhooks.tap)
         if self.config.crm is not None:
             from acd.crm import CrmLookup
             self.router.observers.append(CrmLookup(self.config.crm, self.router, self.cti.events,
@@ -160,6 +166,8 @@ class Daemon:
             self.esl.register_handle(name, self._on_event)
         self.esl.subscribe(*events)
         self._greenlets = [gevent.spawn(self._loop), gevent.spawn(self._ticker)]
+        if self.webhooks is not None:
+            self.webhooks.start()
         if self.http_enabled:
             from acd.http import serve
             desk = self.cti.start(self.service, self.config.http.admin_token, self.control)
@@ -176,6 +184,8 @@ class Daemon:
         if self.http is not None:
             self.http.stop(timeout=1)
         self.cti.stop()
+        if self.webhooks is not None:
+            self.webhooks.stop()
         gevent.killall(self._greenlets, block=True, timeout=2)
 
     def run_forever(self):

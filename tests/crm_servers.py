@@ -104,4 +104,5 @@ class Receiver(_Server):
         return [b""]
 
     def of_call(self, call):
-        return [d for d in self.received if (d["body"] or {}).get("call") == call]
+        return [d for d in self.received if d["event"].startswith("call.")
+                and (d["body"] or {}).get("call") == call]

@@ -227,3 +227,25 @@ def test_the_crm_card_is_on_screen_before_the_phone_answers(cti_factory, browser
             "_blank", "noopener noreferrer", False]
     finally:
         crm.stop()
+
+
+def test_the_desktop_asks_for_the_wrap_up_code(cti_factory, browser):
+    world = cti_factory({"support": {"tiers": ["2001"], "wrap-up-codes": ["sale", "callback"],
+                                     "wrap-up-code-required": True, "wrap-up-code-wins": True}},
+                        {"2001": {"wrap-up-time": 1}}, cti=CTI)
+    daemon, _ = world.daemon()
+    sign_in(browser, f"http://127.0.0.1:{daemon.http.server_port}/", "2001")
+    caller = world.call("support", number="+4930111222")
+    assert world.bridged(caller) == "2001"
+    browser.until(lambda: browser.js("return document.querySelector('#card').dataset.phase")
+                  == "talking", what="the call answered on the desktop")
+    world.hangup(caller)
+    browser.until(lambda: browser.visible("#wrap-up-form"), what="the wrap-up form")
+    browser.select("#wrap-up-code", "callback")
+    browser.type("#wrap-up-note", "call back at 5")
+    browser.click("#wrap-up-form button[type=submit]")
+    browser.until(lambda: not browser.visible("#wrap-up-form"), what="the code saved")
+    entries = world.store.redis.xrange("acd:wrap-ups")
+    assert [(e["code"], e["note"], e["agent"]) for _, e in entries] == [
+        ("callback", "call back at 5", "2001")]
+    world.wait_agent("2001", state="waiting", timeout=5)

@@ -213,16 +213,16 @@ class EventPublisher:
                     self._write(batch, extra)
                 except redis.exceptions.NoScriptError:   # Redis restarted: load, once more
                     self.store.load_scripts()               # (the counts went through)
-                    self._write(batch, [])
+                    self._write(batch, [], taps=False)   # the taps' writes went too
                 self.written += len(batch)
             except redis.RedisError as exc:
                 self.dropped += len(batch)
                 log.warning("%d CTI event(s) lost: cannot write to redis: %s", len(batch), exc)
 
-    def _write(self, batch, extra):
+    def _write(self, batch, extra, taps=True):
         cti = self.config().cti
         pipe = self.store.redis.pipeline(transaction=False)
-        for tap in self.taps:               # e.g. the webhooks' stream (acd.webhooks)
+        for tap in self.taps if taps else ():   # e.g. the webhooks' stream (acd.webhooks)
             tap(pipe, batch)
         for event in batch:
             self.store.publish(pipe, event.kind, json.dumps(event.data), event.agents,

@@ -34,8 +34,11 @@ class CrmStore:
 
     def wrap_up_target(self, call_uuid):
         """``{"agent", "queue"}`` of an answered call that may get a wrap-up code, or None."""
-        found = self.redis.hgetall(self.keys.wrap_up_target(call_uuid))
-        return found or None
+        try:
+            key = self.keys.wrap_up_target(call_uuid)
+        except ValueError:              # not a call uuid at all
+            return None
+        return self.redis.hgetall(key) or None
 
     def note_wrap_up_target(self, call_uuid, agent, queue, ttl):
         key = self.keys.wrap_up_target(call_uuid)

@@ -111,8 +111,35 @@
   }
 
   function endCard(note) {
+    const answered = card && card.answeredAt && card.info.direction !== "outbound";
     if (card && LIVE.has(card.phase)) setPhase("ended", note);
+    if (answered) askWrapUp(card);
     loadRecent();
+  }
+
+  /* The wrap-up code (docs/crm.md): asked after an answered call of a queue that has codes. */
+  function askWrapUp(ended) {
+    const codes = (me.wrap_up_codes || {})[ended.info.queue] || [];
+    const form = $("#wrap-up-form");
+    form.hidden = codes.length === 0;
+    if (!codes.length) return;
+    form.dataset.call = ended.call;
+    $("#wrap-up-code").replaceChildren(...codes.map((code) => el("option", code, {value: code})));
+    $("#wrap-up-note").value = "";
+    $("#wrap-up-error").textContent = "";
+  }
+
+  async function wrapUp(ev) {
+    ev.preventDefault();
+    const form = $("#wrap-up-form");
+    try {
+      await api("POST", `/api/v1/calls/${encodeURIComponent(form.dataset.call)}/wrap-up`,
+        {code: $("#wrap-up-code").value, note: $("#wrap-up-note").value});
+      form.hidden = true;
+      if (card && card.call === form.dataset.call) setPhase(card.phase, `wrap-up: ${$("#wrap-up-code").value}`);
+    } catch (e) {
+      $("#wrap-up-error").textContent = e.message;
+    }
   }
 
   function tick() {
@@ -237,7 +264,7 @@
   async function refresh() {
     const who = await api("GET", "/api/v1/me");
     Object.assign(me, {status: who.agent.status, state: who.agent.state,
-      reason: who.status_reason || "", call: who.agent.call});
+      reason: who.status_reason || "", call: who.agent.call, wrap_up_codes: who.wrap_up_codes || {}});
     renderStatus();
     await loadCurrent();
   }
@@ -298,6 +325,7 @@
       $("#dtmf-pad").append(button);
     }
     $("#dial-form").addEventListener("submit", dial);
+    $("#wrap-up-form").addEventListener("submit", wrapUp);
     $("#tel-handler").addEventListener("click", registerTel);
     $("#logout").addEventListener("click", ACD.signOut);
     setInterval(tick, 1000);
