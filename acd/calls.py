@@ -62,6 +62,8 @@ class QueueCall:
         self.skills = ""            # the call's own skill requirements ("german:4,billing:2")
         self.only_agent = None      # only this agent may take the call (IVR "agent" option)
         self.data = {}              # extra fields: IVR path, collected digits (screen pop)
+        self.destination = ""       # the number the caller dialled (CRM lookup URL)
+        self.crm = None             # the CRM card (acd.crm), once the lookup answered
 
     @property
     def state(self):

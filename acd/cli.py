@@ -208,6 +208,15 @@ def _add_recordings(sub):
 COMMANDS.append(_add_recordings)
 
 
+def _add_webhooks(sub):
+    from acd.cli_webhooks import add_webhooks_parser   # docs/crm.md
+
+    add_webhooks_parser(sub)
+
+
+COMMANDS.append(_add_webhooks)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="acd", description="Automatic call distribution for FreeSWITCH.")

@@ -51,7 +51,7 @@ def add_token_parser(sub):
                    help="the config file: Redis and agents (env ACD_CONFIG)")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     create = actions.add_parser("create", help="create a token and print it once")
-    create.add_argument("--role", required=True, choices=["agent", "supervisor", "admin"])
+    create.add_argument("--role", required=True, choices=["agent", "supervisor", "admin", "integration"])
     create.add_argument("--agent", default=None, help="the agent id the token acts as")
     create.add_argument("--name", default="", help="what the token is for (e.g. crm)")
     create.add_argument("--ttl", default=None, type=_ttl,

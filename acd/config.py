@@ -20,7 +20,7 @@ from acd.core.skills import match_sets
 from acd.esl.commands import UnsafeValue, parse_contact
 from acd.schedule import Schedule
 
-from acd import config_cti, defaults
+from acd import config_crm, config_cti, defaults
 from acd import ivr_config
 from acd.config_queues import (ACTION_KINDS, NAME, NAME_CHARS, STRATEGIES, Action, QueueConfig,
                                RelaxStep, Tier, check_queues, read_action, read_queues, skill_map)
@@ -36,7 +36,7 @@ ENV_ESL_PASSWORD = "ACD_ESL_PASSWORD"
 ENV_ADMIN_TOKEN = "ACD_ADMIN_TOKEN"
 
 _TOP_KEYS = ("instance", "unknown-queue", "freeswitch", "redis", "http", "agents", "queues", "ivr",
-             "schedules", "metrics", "records", "cti")   # ivr, schedules: acd/ivr_config.py; cti: config_cti
+             "schedules", "metrics", "records", "cti", "crm", "webhooks")  # crm, webhooks: config_crm   # ivr, schedules: acd/ivr_config.py; cti: config_cti
 _FREESWITCH_KEYS = ("host", "port", "password", "command-timeout", "command-connections",
                     "max-inflight-originates")
 _REDIS_KEYS = ("url", "prefix")
@@ -135,6 +135,9 @@ class Config:
     unknown_queue: Action = Action("hangup", defaults.UNKNOWN_QUEUE_CAUSE)
     #: logins, tokens, the event stream (acd/config_cti.py, docs/cti.md)
     cti: config_cti.CtiConfig = field(default_factory=config_cti.CtiConfig)
+    #: the CRM lookup (None: none) and the webhooks (acd/config_crm.py, docs/crm.md)
+    crm: "config_crm.CrmConfig | None" = None
+    webhooks: "tuple[config_crm.Webhook, ...]" = ()
 
     def __post_init__(self):
         # indexes: the router looks agents and queues up on every call (10,000 agents)
@@ -223,12 +226,13 @@ def parse_config(data, source="<string>", env=os.environ):
     check_queues(queues, problems)
     ivrs, schedules, queues = ivr_config.read(top, queues, [a.id for a in agents], problems)
     cti = config_cti.read(top, problems)
+    crm, webhooks = config_crm.read(top, env, problems)
     if problems.errors:
         raise ConfigError(problems.errors)
     _warn_unused(agents, queues, problems)
     return Config(freeswitch, redis, http, tuple(agents), tuple(queues), source,
                   tuple(problems.warnings), ivrs=ivrs, schedules=schedules,
-                  cti=cti, **observability, **deployment)
+                  cti=cti, crm=crm, webhooks=webhooks, **observability, **deployment)
 
 
 def _unknown_queue(top):

@@ -27,7 +27,8 @@ _QUEUE_KEYS = ("name", "strategy", "ring-timeout", "moh-sound", "max-wait-time",
                "exit-key", "exit-action", "tier-rules-apply", "tier-rule-wait-second",
                "discard-abandoned-after", "abandoned-resume-allowed", "tiers",
                "skill-order", "requirements", "relax", "schedule", "closed-action",
-               "service-level-threshold", "service-level-count-short-abandons", "recording")
+               "service-level-threshold", "service-level-count-short-abandons", "recording",
+               "wrap-up-codes", "wrap-up-code-required", "wrap-up-code-wins")  # acd/wrapup.py
 _TIER_KEYS = ("agent", "level", "position")
 _RELAX_KEYS = ("after", "requirements")
 #: Tier levels a skills queue can tell apart (its Redis scores pack level and proficiency).
@@ -93,6 +94,10 @@ class QueueConfig:
     service_level_count_short_abandons: bool = defaults.QUEUE_SERVICE_LEVEL_COUNT_SHORT_ABANDONS
     #: recording only with consent (acd/config_recording.py, docs/recording.md)
     recording: RecordingConfig = RECORDING_OFF
+    #: dispositions an agent gives after a call (acd/wrapup.py, docs/crm.md)
+    wrap_up_codes: "tuple[str, ...]" = ()
+    wrap_up_code_required: bool = False
+    wrap_up_code_wins: bool = False
 
 
 
@@ -111,7 +116,7 @@ def read_queues(data, agent_ids, problems):
 def _queue(r, agent_ids):
     queue = QueueConfig(**_queue_settings(r), **_announcements(r), **_exit(r),
                         **_service_level(r), tiers=_tiers(r, agent_ids),
-                        **_skill_settings(r), recording=read_recording(r))
+                        **_skill_settings(r), recording=read_recording(r), **_wrap_up_codes(r))
     if queue.strategy == "skills":
         for i, tier in enumerate(queue.tiers):
             if tier.level > MAX_SKILLS_TIER_LEVEL:
@@ -137,6 +142,11 @@ def _skill_settings(r):
     return dict(skill_order=r.choice("skill-order", defaults.QUEUE_SKILL_ORDER, SKILL_ORDERS),
                 requirements=skill_map(r, "requirements", "minimum proficiency"),
                 relax=tuple(relax))
+
+
+def _wrap_up_codes(r):
+    from acd.wrapup import read_codes     # the wrap-up codes' own module reads them
+    return read_codes(r)
 
 
 def _service_level(r):

@@ -88,6 +88,7 @@ class Daemon:
         self.inbox = gevent.queue.Queue()
         self.router = Router(config, self.store, self.esl, self.owner, clock, post=self.post,
                              observers=observers)
+        self._crm(client)
         self._handlers = {"CHANNEL_PARK": self.router.on_park,
                           "CHANNEL_BRIDGE": self.router.on_bridge,
                           "CHANNEL_HANGUP": self.router.on_hangup,
@@ -119,6 +120,24 @@ class Daemon:
         self.needs_resync = False
         self._greenlets = []
         self._stopped = gevent.event.Event()
+
+    def _crm(self, client):
+        """The CRM lookup (acd.crm, when configured) and the wrap-up codes (acd.wrapup) as
+        more router observers."""
+        from acd.store.crm import CrmStore
+        from acd.wrapup import WrapUps
+        store = CrmStore(client, self.store.keys)
+        self.router.observers.append(WrapUps(self.config, store, self.cti.events, self.clock))
+        self.webhooks = None
+        if self.config.webhooks:
+            from acd.webhooks import Webhooks
+            self.webhooks = Webhooks(self.config, client, self.store.keys, self.owner,
+                                     self.store.hold_lease)
+            self.cti.events.taps.append(self.webhooks.tap)
+        if self.config.crm is not None:
+            from acd.crm import CrmLookup
+            self.router.observers.append(CrmLookup(self.config.crm, self.router, self.cti.events,
+                                                   store))
 
     def _tiers_of(self, agent_id):
         return [TierRef(q.name, q.strategy, t.level, t.position, q.skill_order,
@@ -153,6 +172,8 @@ class Daemon:
             self.esl.register_handle(name, self._on_event)
         self.esl.subscribe(*events)
         self._greenlets = [gevent.spawn(self._loop), gevent.spawn(self._ticker)]
+        if self.webhooks is not None:
+            self.webhooks.start()
         if self.http_enabled:
             from acd.http import serve
             desk = self.cti.start(self.service, self.config.http.admin_token, self.control)
@@ -169,6 +190,8 @@ class Daemon:
         if self.http is not None:
             self.http.stop(timeout=1)
         self.cti.stop()
+        if self.webhooks is not None:
+            self.webhooks.stop()
         gevent.killall(self._greenlets, block=True, timeout=2)
 
     def run_forever(self):

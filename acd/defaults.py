@@ -180,3 +180,24 @@ LOGIN_FAILURE_WINDOW = 900.0
 #: Events a slow stream client may have waiting before it is cut off (it reconnects with
 #: Last-Event-ID and replays what it missed).
 CTI_CLIENT_BACKLOG = 2000
+
+# -- CRM integration (acd/crm.py, acd/webhooks.py, docs/crm.md) ---------------------------------
+#: Milliseconds a CRM lookup may take; later answers are pushed as call.updated.
+CRM_TIMEOUT_MS = 400
+#: Seconds a CRM answer is cached per caller number in Redis (0: no cache).
+CRM_CACHE_TTL = 300
+#: Bytes of a CRM answer read at most; a longer answer is an error.
+CRM_MAX_BODY = 256 * 1024
+#: Redirects followed at most (to the lookup URL's own scheme, host and port only).
+CRM_MAX_REDIRECTS = 3
+#: Seconds a webhook event is retried before it goes to the dead letters.
+WEBHOOK_MAX_AGE = 24 * 3600.0
+#: Seconds before the first retry; each next waits twice as long (plus jitter), at most the cap.
+WEBHOOK_RETRY_BASE = 1.0
+WEBHOOK_RETRY_CAP = 600.0
+#: Seconds one delivery may take (connect + answer).
+WEBHOOK_TIMEOUT = 10.0
+#: Entries kept in the webhook stream and in the dead-letter stream at most.
+WEBHOOK_STREAM_MAX_LENGTH = 100_000
+#: Seconds of the delivery lease (one daemon delivers; another takes over when it dies).
+WEBHOOK_LEASE = 15.0

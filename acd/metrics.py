@@ -109,6 +109,10 @@ class Metrics:
         for name in IVR_EVENTS.values():
             m[f"ivr_{name}"] = Counter(f"acd_ivr_{name}", f"IVR menus: {name}", ["menu"],
                                        registry=r)
+        m["crm_lookups"] = Counter("acd_crm_lookups", "CRM lookups by result (acd.crm)",
+                                   ["result"], registry=r)
+        m["wrap_up_codes"] = Counter("acd_wrap_up_codes", "Wrap-up codes given by agents",
+                                     ["queue", "code"], registry=r)
         if self.per_agent:
             m["agent_offers"] = Counter("acd_agent_offer_results", "Offers by agent and result",
                                         ["agent", "result"], registry=r)
@@ -149,6 +153,11 @@ class Metrics:
             self._recording(what, details)
         elif what == "ignored":
             self.m["ignored"].labels(details.get("reason", "other-instance")).inc()
+        elif what == "crm-lookup":
+            self.m["crm_lookups"].labels(details.get("result", "error")).inc()
+        elif what == "wrap-up":
+            self.m["wrap_up_codes"].labels(details.get("queue", ""), details.get("code", "")).inc()
+            return
         elif what == "unknown-queue":
             self.m["unknown_queue"].labels(details.get("action", "hangup")).inc()
         self.calls(what, call, agent, details)

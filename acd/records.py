@@ -35,7 +35,7 @@ CLOCK_MARGIN = 120.0
 #: Fields of a record, in CSV order.
 FIELDS = ("uuid", "queue", "caller_number", "caller_name", "ivr_path", "enqueued_at",
           "answered_at", "ended_at", "agent", "wait", "talk", "wrap_up", "result", "offers",
-          "offered_to", "from_queue", "daemon", "direction", "other_leg")
+          "offered_to", "from_queue", "daemon", "direction", "other_leg", "crm")
 
 
 class QueueCall:
@@ -46,7 +46,7 @@ class QueueCall:
 
     __slots__ = ("uuid", "queue", "caller_number", "caller_name", "ivr_path", "enqueued_at",
                  "answered_at", "ended_at", "agent", "talk", "wrap_up", "result", "offered_to",
-                 "from_queue")
+                 "from_queue", "crm")
 
     def __init__(self, call, queue, since, from_queue=""):
         self.uuid, self.queue, self.enqueued_at = call.uuid, queue, float(since)
@@ -59,6 +59,7 @@ class QueueCall:
         self.talk = self.wrap_up = 0.0
         self.offered_to = []
         self.from_queue = from_queue
+        self.crm = ""               # the CRM card as JSON (acd.crm), taken at the end
 
     @property
     def wait(self):
@@ -91,7 +92,7 @@ class OutboundRecord:
         self.talk = float(details.get("talk") or 0.0)
         self.result = "answered" if self.answered_at else "failed"
         self.cause = details.get("cause", "")
-        self.queue = self.caller_name = self.ivr_path = self.from_queue = ""
+        self.queue = self.caller_name = self.ivr_path = self.from_queue = self.crm = ""
         self.wrap_up = 0.0
 
     wait = 0.0
@@ -127,6 +128,8 @@ class QueueCalls:
             qc.talk = float(details.get("talk") or 0.0)
             qc.wrap_up = self.wrap_up_of(agent)
         elif what == "done":
+            if getattr(call, "crm", None) is not None:
+                qc.crm = json.dumps(call.crm, sort_keys=True)
             self._close(self.open.pop(call.uuid), details.get("result", ""))
 
     def _overflow(self, call, details):
@@ -299,8 +302,12 @@ def report(client, keys, config, start, end, queue=None):
     """The ``acd report`` document for ``[start, end)``."""
     from acd.service import iso_utc
 
+    from acd.wrapup import count_codes
+
     summary = summarize(read_records(client, keys.records, start, end, queue), config)
-    return {"from": iso_utc(start), "to": iso_utc(end), "queue": queue, **summary}
+    codes = count_codes(client, keys.wrap_ups, start, end, queue)
+    return {"from": iso_utc(start), "to": iso_utc(end), "queue": queue, **summary,
+            "wrap_up_codes": codes}
 
 
 def print_report(config, start, end, queue, output_format, out):
@@ -325,4 +332,7 @@ def print_report(config, start, end, queue, output_format, out):
     for scope in ("queues", "agents"):
         for row in document[scope]:
             writer.writerow([scope[:-1]] + ["" if row[c] is None else row[c] for c in COLUMNS[1:]])
+    for row in document["wrap_up_codes"]:   # scope "code": name queue/code, offered = calls
+        writer.writerow(["code", f"{row['queue']}/{row['code']}", row["calls"]] +
+                        [""] * (len(COLUMNS) - 3))
     return 0

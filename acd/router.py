@@ -27,6 +27,7 @@ Every decision is logged on one line through the ``acd.decisions`` logger.
 
 import json
 import logging
+import re
 import time
 
 import gevent
@@ -55,6 +56,14 @@ PEEK = 4
 PROGRESSIVE_STEPS = 3
 #: Calls of other deployments remembered (to log each once); the memory is cleared when full.
 IGNORED_MEMORY = 10_000
+_DATA_KEY = re.compile(r"[a-z][a-z0-9_]{0,31}\Z")
+
+
+def call_data(event):
+    """The call data the dialplan set as channel variables ``acd_data_<key>`` (docs/crm.md)."""
+    prefix = "variable_acd_data_"
+    return {name[len(prefix):]: str(value) for name, value in event.headers.items()
+            if name.startswith(prefix) and _DATA_KEY.match(name[len(prefix):])}
 
 
 class Router(OfferResults, Transfers, QueueTimers):
@@ -144,7 +153,9 @@ class Router(OfferResults, Transfers, QueueTimers):
         self.enqueue(uuid, queue_name, event.get("variable_acd_priority"),
                      event.get("Caller-Caller-ID-Number", ""), event.get("Caller-Caller-ID-Name", ""),
                      answered=event.get("Answer-State") == "answered",
-                     skills=event.get("variable_acd_skills"), started=started)
+                     skills=event.get("variable_acd_skills"), started=started,
+                     data=call_data(event) or None,
+                     destination=event.get("Caller-Destination-Number", ""))
 
     def ignore(self, event):
         """A parked call meant for another deployment (its ``acd_instance``): left alone,
@@ -160,7 +171,8 @@ class Router(OfferResults, Transfers, QueueTimers):
                      reason="other-instance", instance=event.get("variable_acd_instance") or "-")
 
     def enqueue(self, uuid, queue_name, priority, caller_number, caller_name, answered=True, *,
-                skills=None, agent=None, data=None, started=None, enqueued_at=None):
+                skills=None, agent=None, data=None, started=None, enqueued_at=None,
+                destination=""):
         """Queue a caller. ``skills``: the call's own requirements ("german:4,billing:2");
         ``agent``: only this agent may take the call (``queue_name`` None: its first queue);
         ``data``: extra call fields kept with the call (IVR path, collected digits);
@@ -195,6 +207,7 @@ class Router(OfferResults, Transfers, QueueTimers):
         call = QueueCall(uuid, queue.name, enqueued_at, priority, caller_number, caller_name,
                          queue_since)
         call.skills, call.only_agent, call.data = skills or "", agent, dict(data or {})
+        call.destination = destination or ""
         self.calls[uuid] = call
         call.attach(self.waiting)
         self._schedule_announcements(call, now)

@@ -155,6 +155,7 @@ EVENT_SCHEMAS = {"call.queued": "CallQueuedEvent", "call.offered": "CallOfferedE
                  "queue.stats": "QueueStatsEvent", "stream.reset": "StreamResetEvent",
                  "call.held": "CallHeldEvent", "call.unheld": "CallUnheldEvent",
                  "call.transferred": "CallTransferredEvent",
+                 "call.updated": "CallUpdatedEvent", "call.wrap-up": "CallWrapUpEvent",
                  **{f"recording.{kind}": "RecordingEvent"
                     for kind in ("started", "paused", "resumed", "stopped", "deleted")}}
 

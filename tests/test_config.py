@@ -237,7 +237,7 @@ ERRORS = [
     # unknown keys, at every level
     ("colour: blue\n",
      "colour: unknown key (allowed: instance, unknown-queue, freeswitch, redis, http, agents, "
-     "queues, ivr, schedules, metrics, records, cti)"),
+     "queues, ivr, schedules, metrics, records, cti, crm, webhooks)"),
     ("freeswitch: {command-connections: 0}\n", "freeswitch.command-connections: expected a "
      "whole number >= 1"),
     ("freeswitch: {command-connections: 65}\n", "freeswitch.command-connections: expected at "

@@ -74,6 +74,8 @@ MATRIX = [
     ("POST", "/api/v1/calls/no-such-call/recording/stop", None, (A, A, B, B, C, C)),
     ("POST", "/api/v1/calls/no-such-call/recording/pause", None, (A, A, B, B, C, C)),
     ("POST", "/api/v1/calls/no-such-call/recording/resume", None, (A, A, B, B, C, C)),
+    ("POST", "/api/v1/calls/{call}/wrap-up", {"code": "x"}, (A, A, 422, B, 422, 422)),
+    ("POST", "/api/v1/calls/no-such-call/wrap-up", {"code": "x"}, (A, A, B, B, C, C)),
     # last: the agent hangs up its call; for the staff after it the call is ending or gone
     ("POST", "/api/v1/calls/{call}/hangup", None, (A, A, 200, B, (404, 409), (404, 409))),
     ("GET", "/api/v1/wallboard", None, (A, A, B, B, 200, 200)),

@@ -242,3 +242,49 @@ def test_the_agent_consents_and_pauses_and_stops_a_recording_from_the_desktop(ct
     browser.screenshot("02-recording-stopped")
     assert browser.js("return document.querySelector('#rec-controls').hidden")
     assert browser.console_errors() == []
+
+
+def test_the_crm_card_is_on_screen_before_the_phone_answers(cti_factory, browser):
+    from tests.crm_servers import Crm
+    from tests.test_crm import with_crm
+
+    crm = Crm()
+    try:
+        world = with_crm(cti_factory({"support": {"tiers": ["2201"], "ring-timeout": 10}},
+                                     cti=CTI), crm.url + "/contacts?phone={caller_number}")
+        daemon, _ = world.daemon()
+        sign_in(browser, f"http://127.0.0.1:{daemon.http.server_port}/", "2201")
+        world.call("support", number="+4930111222", name="Max")
+        browser.until_text("#crm-title", "Max Mustermann \u2014 ACME GmbH")
+        assert not agent_answered(world, "2201"), "the phone answered before the CRM card showed"
+        assert browser.js("return [...document.querySelectorAll('#crm-fields dt, #crm-fields dd')]"
+                          ".map(n => n.textContent)") == [
+            "name", "Max Mustermann", "company", "ACME GmbH", "tier", "gold"]
+        link = "document.querySelector('#crm-open')"
+        assert browser.js(f"return {link}.href") == "https://crm.example/contacts/42"
+        assert browser.js(f"return [{link}.target, {link}.rel, {link}.hidden]") == [
+            "_blank", "noopener noreferrer", False]
+    finally:
+        crm.stop()
+
+
+def test_the_desktop_asks_for_the_wrap_up_code(cti_factory, browser):
+    world = cti_factory({"support": {"tiers": ["2001"], "wrap-up-codes": ["sale", "callback"],
+                                     "wrap-up-code-required": True, "wrap-up-code-wins": True}},
+                        {"2001": {"wrap-up-time": 1}}, cti=CTI)
+    daemon, _ = world.daemon()
+    sign_in(browser, f"http://127.0.0.1:{daemon.http.server_port}/", "2001")
+    caller = world.call("support", number="+4930111222")
+    assert world.bridged(caller) == "2001"
+    browser.until(lambda: browser.js("return document.querySelector('#card').dataset.phase")
+                  == "talking", what="the call answered on the desktop")
+    world.hangup(caller)
+    browser.until(lambda: browser.visible("#wrap-up-form"), what="the wrap-up form")
+    browser.select("#wrap-up-code", "callback")
+    browser.type("#wrap-up-note", "call back at 5")
+    browser.click("#wrap-up-form button[type=submit]")
+    browser.until(lambda: not browser.visible("#wrap-up-form"), what="the code saved")
+    entries = world.store.redis.xrange("acd:wrap-ups")
+    assert [(e["code"], e["note"], e["agent"]) for _, e in entries] == [
+        ("callback", "call back at 5", "2001")]
+    world.wait_agent("2001", state="waiting", timeout=5)

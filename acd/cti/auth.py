@@ -35,7 +35,7 @@ from acd.store.keys import sha256
 
 log = logging.getLogger("acd.auth")
 
-ROLES = ("agent", "supervisor", "admin")
+ROLES = ("agent", "supervisor", "admin", "integration")   # integration: docs/crm.md
 SESSION_PREFIX, TOKEN_PREFIX, TICKET_PREFIX = "acd_s_", "acd_t_", "acd_e_"
 BEARER_HINT = ("expected: Authorization: Bearer <admin-token> (or a token from "
                "POST /api/v1/login or `acd token create`)")
@@ -82,6 +82,12 @@ def may_act_on_call(principal, call_agents):
     (``call_agents``: the agents the call belongs to, acd.cti.views.agents_of_call)."""
     return may_read_everything(principal) or (principal.agent is not None
                                               and principal.agent in call_agents)
+
+
+def is_integration(principal):
+    """A CRM's token (``acd token create --role integration``): it may start calls for any
+    agent and read calls and agents, nothing else."""
+    return principal.role == "integration"
 
 
 def is_admin(principal):
@@ -225,6 +231,8 @@ class Auth:
             raise ValueError(f"invalid role {role!r}; valid: {', '.join(ROLES)}")
         if role == "agent" and not agent:
             raise ValueError("a token with role agent needs --agent")
+        if role == "integration" and agent:
+            raise ValueError("a token with role integration acts for any agent: no --agent")
         if agent and not any(a.id == agent for a in self.config().agents):
             raise ValueError(f"unknown agent {agent!r} (not in the config's agents)")
         now = self.clock()

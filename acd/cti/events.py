@@ -39,12 +39,13 @@ CALL_QUEUED, CALL_OFFERED, CALL_ANSWERED = "call.queued", "call.offered", "call.
 CALL_HELD, CALL_UNHELD, CALL_TRANSFERRED = "call.held", "call.unheld", "call.transferred"
 CALL_ENDED, CALL_ABANDONED = "call.ended", "call.abandoned"
 AGENT_STATUS, QUEUE_STATS = "agent.status", "queue.stats"
+CALL_UPDATED, CALL_WRAP_UP = "call.updated", "call.wrap-up"    # the CRM card; acd.crm, acd.wrapup
 #: Recording with consent (acd.recording, docs/recording.md).
 RECORDING_EVENTS = ("recording.started", "recording.paused", "recording.resumed",
                     "recording.stopped", "recording.deleted")
 EVENT_TYPES = (CALL_QUEUED, CALL_OFFERED, CALL_ANSWERED, CALL_HELD, CALL_UNHELD,
-               CALL_TRANSFERRED, CALL_ENDED, CALL_ABANDONED, AGENT_STATUS,
-               QUEUE_STATS) + RECORDING_EVENTS
+               CALL_TRANSFERRED, CALL_ENDED, CALL_ABANDONED, AGENT_STATUS, QUEUE_STATS,
+               CALL_UPDATED, CALL_WRAP_UP) + RECORDING_EVENTS
 
 #: Router decision -> the call event it makes (None: only the agent's status changes).
 #: Call control: add e.g. "hold": CALL_HELD, "unhold": CALL_UNHELD, "transfer": CALL_TRANSFERRED.
@@ -83,6 +84,7 @@ class EventPublisher:
         self._lock = gevent.lock.Semaphore()
         self._flusher = None
         self.written = self.dropped = 0
+        self.taps = []                      # fn(pipe, batch): more writes with each batch
 
     # -- the observer -------------------------------------------------------------------------
 
@@ -148,6 +150,8 @@ class EventPublisher:
                 "priority": call.priority, **self._call_data(call), "time": iso_utc(now)}
         if "skills" not in extra:
             data["skills"] = self._requirements(call)
+        if getattr(call, "crm", None) is not None:
+            data["crm"] = call.crm              # the CRM card (acd.crm)
         data.update(extra)
         if agents is None:
             agents = [a for a in (agent, call.only_agent) if a]
@@ -216,15 +220,17 @@ class EventPublisher:
                     self._write(batch, extra)
                 except redis.exceptions.NoScriptError:   # Redis restarted: load, once more
                     self.store.load_scripts()               # (the counts went through)
-                    self._write(batch, [])
+                    self._write(batch, [], taps=False)   # the taps' writes went too
                 self.written += len(batch)
             except redis.RedisError as exc:
                 self.dropped += len(batch)
                 log.warning("%d CTI event(s) lost: cannot write to redis: %s", len(batch), exc)
 
-    def _write(self, batch, extra):
+    def _write(self, batch, extra, taps=True):
         cti = self.config().cti
         pipe = self.store.redis.pipeline(transaction=False)
+        for tap in self.taps if taps else ():   # e.g. the webhooks' stream (acd.webhooks)
+            tap(pipe, batch)
         for event in batch:
             self.store.publish(pipe, event.kind, json.dumps(event.data), event.agents,
                                event.queue, cti.event_max_length, cti.event_retention,

@@ -126,7 +126,10 @@ class Views:
                 "status_reason": reason, "kind": principal.kind, "name": principal.name,
                 "expires_at": iso_utc(principal.expires_at),
                 "expires_at_epoch": principal.expires_at,
-                "break_reasons": list(self.config.cti.break_reasons)}
+                "break_reasons": list(self.config.cti.break_reasons),
+                "wrap_up_codes": {q.name: list(q.wrap_up_codes) for q, _ in (
+                    self.config.queues_of(principal.agent) if principal.agent else ())
+                    if q.wrap_up_codes}}
 
     def agent_calls(self, agent_id, limit):
         """The agent's current call (or None) and its latest calls from the call records."""
@@ -214,7 +217,8 @@ class Views:
                 "answered_at": iso_utc(answered), "answered_at_epoch": answered,
                 "wait": _seconds((answered or now) - enqueued) if enqueued else 0.0,
                 "ivr_path": data.get("ivr_path", ""),
-                "digits": {k: v for k, v in data.items() if k != "ivr_path"}, "data": data}
+                "digits": {k: v for k, v in data.items() if k != "ivr_path"}, "data": data,
+                "crm": _json_object(stored.get("crm")) or None}
 
 
 def _state_since(state, stored, now):

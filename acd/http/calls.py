@@ -24,7 +24,7 @@ class Call(Resource):
     """The call as acd holds it (queue, caller, state, agent, IVR path, call data)."""
 
     def on_get(self, req, resp, uuid):
-        require_call(req, uuid, self.desk.views)
+        require_call(req, uuid, self.desk.views, integration=True)
         view = self.desk.views.call(uuid)
         if view is None:
             raise HttpError(404, f"unknown call {uuid!r}")
@@ -113,7 +113,7 @@ class Calls(Resource):
         agent, to = body.get("agent"), body.get("to")
         if not isinstance(agent, str) or not isinstance(to, str) or set(body) - {"agent", "to"}:
             raise HttpError(422, 'expected {"agent": ID, "to": "+4930123456"}')
-        require_agent(req, agent, self.service.has_agent(agent))
+        require_agent(req, agent, self.service.has_agent(agent), integration=True)
         control = _control(self.desk)
         send(resp, 201, _acting(control.outbound.dial, agent, to))
 

@@ -67,7 +67,7 @@ class Me(Resource):
 
 class AgentCalls(Resource):
     def on_get(self, req, resp, id):
-        require_agent(req, id, self.service.has_agent(id))
+        require_agent(req, id, self.service.has_agent(id), integration=True)
         limit = req.get_param("limit") or "20"
         if not limit.isdigit() or not 1 <= int(limit) <= MAX_CALLS:
             raise HttpError(400, f"limit: expected a whole number 1..{MAX_CALLS}, got {limit!r}")
@@ -80,11 +80,19 @@ class Wallboard(Resource):
         send(resp, 200, self.desk.views.wallboard())
 
 
+def _no_integration(req):
+    """Integration tokens read calls and agents, not the event stream (webhooks push it)."""
+    if principal(req).role == "integration":
+        raise HttpError(403, "forbidden: integration tokens do not follow the event stream; "
+                             "configure webhooks (docs/crm.md)")
+
+
 class EventTicket(Resource):
     """A single-use, 30 s ticket for ``GET /api/v1/events?ticket=...`` (EventSource cannot
     send an Authorization header)."""
 
     def on_post(self, req, resp):
+        _no_integration(req)
         ticket, expires = self.desk.auth.ticket(principal(req))
         send(resp, 200, {"ticket": ticket, "expires_at": iso_utc(expires),
                          "expires_at_epoch": expires})
@@ -101,6 +109,7 @@ class Events(Resource):
             except ValueError:
                 raise HttpError(400, f"Last-Event-ID: expected a stream id such as "
                                      f"1700000000000-0, got {last_id[:40]!r}") from None
+        _no_integration(req)
         who, auth = principal(req), self.desk.auth
         resp.content_type = "text/event-stream; charset=utf-8"
         resp.set_header("X-Accel-Buffering", "no")   # nginx: pass each event on at once

@@ -8,7 +8,7 @@ a responder calls the one its resource needs before it reads or changes anything
 an agent learns nothing about the others.
 """
 
-from acd.cti.auth import (AuthError, is_admin, may_act_as, may_act_on_call,
+from acd.cti.auth import (AuthError, is_admin, is_integration, may_act_as, may_act_on_call,
                           may_read_everything)
 from acd.http.app import HttpError, render_error
 
@@ -52,8 +52,10 @@ def principal(req):
     return req.context.principal
 
 
-def require_staff(req, what="this"):
-    """Supervisors and admins only."""
+def require_staff(req, what="this", integration=False):
+    """Supervisors and admins only (and integration tokens where ``integration``)."""
+    if integration and is_integration(principal(req)):
+        return
     if not may_read_everything(principal(req)):
         raise HttpError(403, f"forbidden: {what} is for supervisors and admins")
 
@@ -63,21 +65,24 @@ def require_admin(req, what="this"):
         raise HttpError(403, f"forbidden: {what} is for admins")
 
 
-def require_agent(req, agent_id, exists):
-    """The agent itself, supervisors, admins; 404 for staff when ``exists`` is False."""
+def require_agent(req, agent_id, exists, integration=False):
+    """The agent itself, supervisors, admins (integration tokens where ``integration``); 404
+    for them when ``exists`` is False."""
     who = principal(req)
-    if not may_act_as(who, agent_id):
+    if not (may_act_as(who, agent_id) or (integration and is_integration(who))):
         raise HttpError(403, f"forbidden: agent {who.agent} may act only as itself"
                         if who.agent else "forbidden")
     if not exists:
         raise HttpError(404, f"unknown agent {agent_id!r}")
 
 
-def require_call(req, uuid, views):
+def require_call(req, uuid, views, integration=False):
     """The agents the call belongs to, if the principal may act on it: supervisors and admins
     on any call, an agent only on a call it is in (reserved, ringing, talking). The check for
     every call-control endpoint (POST /api/v1/calls/{uuid}/hangup, ...)."""
     who = principal(req)
+    if integration and is_integration(who):     # reading a call (GET /api/v1/calls/{uuid})
+        return []
     owners = views.call_agents(uuid, who.agent)
     if not may_act_on_call(who, owners):
         raise HttpError(403, f"forbidden: agent {who.agent} may act only on a call it is in"

@@ -48,6 +48,8 @@ class Queue(Resource):
 
     def on_get(self, req, resp, name):
         who = principal(req)
+        if who.role == "integration":
+            raise HttpError(403, "forbidden: integration tokens read calls and agents only")
         if who.role == "agent" and name not in self.desk.views.queues_of(who.agent):
             raise HttpError(403, f"forbidden: agent {who.agent} sees only its own queues")
         view = self.service.queue_view(name)
@@ -58,13 +60,13 @@ class Queue(Resource):
 
 class Agents(Resource):
     def on_get(self, req, resp):
-        require_staff(req, "the list of agents")
+        require_staff(req, "the list of agents", integration=True)
         send(resp, 200, self.service.agents_view())
 
 
 class Agent(Resource):
     def on_get(self, req, resp, id):
-        require_agent(req, id, self.service.has_agent(id))
+        require_agent(req, id, self.service.has_agent(id), integration=True)
         send(resp, 200, self.service.agent_view(id))
 
 

@@ -24,7 +24,7 @@ from gevent.pywsgi import LoggingLogAdapter, WSGIHandler, WSGIServer
 from acd.cti.auth import Auth, AuthError
 from acd.cti.hub import EventHub
 from acd.cti.views import Views
-from acd.http import calls, desk, openapi, pages, resources
+from acd.http import calls, crm, desk, openapi, pages, resources
 from acd.http.app import make_falcon_app
 from acd.http.guards import Authenticate, auth_error
 from acd.store.cti import CtiStore
@@ -68,6 +68,7 @@ ROUTES = [
     ("/api/v1/calls/{uuid}/recording/stop", calls.CallRecordingStop),
     ("/api/v1/calls/{uuid}/recording/pause", calls.CallRecordingPause),
     ("/api/v1/calls/{uuid}/recording/resume", calls.CallRecordingResume),
+    ("/api/v1/calls/{uuid}/wrap-up", crm.CallWrapUp),
     ("/api/v1/wallboard", desk.Wallboard),
     ("/api/v1/events", desk.Events),
     ("/api/v1/events/ticket", desk.EventTicket),

@@ -51,6 +51,13 @@ key                                    type    holds
                                                agent, recording/paused/revoked (while it lives)
 ``acd:recordings``                     zset    calls with recording state, scored by time
 ``acd:agent:{id}:recording-consent``   hash    the agent's consent (consent 1/0, at, by)
+``acd:crm:cache:{sha256}``             string  a CRM card per caller number (crm.cache-ttl; acd.crm)
+``acd:webhooks``                       stream  events for the webhooks, delivered by the consumer
+                                               group ``deliver`` (acd.webhooks)
+``acd:webhooks:dead``                  stream  deliveries that failed for max-age (dead letters)
+``acd:webhooks:deliverer``             string  the daemon that delivers webhooks (a lease)
+``acd:wrap-ups``                       stream  wrap-up codes and notes given (acd.wrapup)
+``acd:call:{uuid}:wrap-up``            hash    agent and queue of an answered call (a day)
 =====================================  ======  ==================================================
 
 Tokens, tickets and throttled names appear in keys only as SHA-256 digests: a Redis dump shows
@@ -162,6 +169,32 @@ class Keys:
         if kind not in ("agent", "address"):
             raise ValueError(f"invalid kind {kind!r}")
         return f"{self.prefix}:auth:failures:{kind}:{sha256(who)}"
+
+    # -- CRM integration (acd/crm.py, acd/webhooks.py, acd/wrapup.py) ---------------------------
+
+    def crm_cache(self, caller_number):
+        """A caller number (any text: hashed) -> its cached CRM card."""
+        return f"{self.prefix}:crm:cache:{sha256(caller_number)}"
+
+    @property
+    def webhooks(self):
+        return f"{self.prefix}:webhooks"
+
+    @property
+    def webhooks_dead(self):
+        return f"{self.prefix}:webhooks:dead"
+
+    @property
+    def webhooks_deliverer(self):
+        return f"{self.prefix}:webhooks:deliverer"
+
+    @property
+    def wrap_ups(self):
+        return f"{self.prefix}:wrap-ups"
+
+    def wrap_up_target(self, call_uuid):
+        """Who may give the call's wrap-up code, and in which queue (acd.wrapup)."""
+        return f"{self.prefix}:call:{self._id(call_uuid)}:wrap-up"
 
     @staticmethod
     def _digest(value):

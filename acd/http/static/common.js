@@ -10,7 +10,7 @@ const ACD = (() => {
   const TOKEN_KEY = "acd.token";
   const EVENT_TYPES = ["call.queued", "call.offered", "call.answered", "call.held", "call.unheld",
     "call.transferred", "call.ended", "call.abandoned", "agent.status", "queue.stats", "stream.reset",
-    "recording.started", "recording.paused", "recording.resumed", "recording.stopped",
+    "call.updated", "recording.started", "recording.paused", "recording.resumed", "recording.stopped",
     "recording.deleted"];
   let signedOut = () => location.reload();
 

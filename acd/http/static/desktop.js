@@ -47,6 +47,7 @@
 
   function showCard(info, phase) {
     const fresh = !card || card.call !== info.call;
+    const keptCrm = fresh ? null : card.crm;
     card = {call: info.call, phase, info, shownAt: Date.now(), waitAtShow: info.wait || 0,
       answeredAt: fresh ? null : card.answeredAt, note: "", rec: fresh ? "" : card.rec};
     if (phase === "talking" && info.answered_at_epoch) card.answeredAt = info.answered_at_epoch * 1000;
@@ -75,7 +76,28 @@
     }
     const skills = Object.entries(info.skills || {}).map(([s, level]) => `${s} ${level}`).join(", ");
     fact("Skills", skills);
+    showCrm(info.crm || keptCrm || null);
     setPhase(phase);
+  }
+
+  /* The CRM's record of the caller (docs/crm.md): title, fields, a link opening in a new tab
+     -- http(s) links only; every value is text. */
+  function showCrm(crm) {
+    if (card) card.crm = crm;
+    $("#crm").hidden = !crm;
+    if (!crm) return;
+    $("#crm-title").textContent = crm.title || "";
+    const fields = $("#crm-fields");
+    fields.replaceChildren();
+    for (const [name, value] of Object.entries(crm.fields || {})) {
+      fields.append(el("dt", name), el("dd", value));
+    }
+    const link = $("#crm-open");
+    let url = null;
+    try { url = crm.open_url ? new URL(crm.open_url) : null; } catch (e) { url = null; }
+    const safe = url && (url.protocol === "https:" || url.protocol === "http:");
+    link.hidden = !safe;
+    if (safe) link.href = url.href; else link.removeAttribute("href");
   }
 
   function setPhase(phase, note) {
@@ -89,8 +111,35 @@
   }
 
   function endCard(note) {
+    const answered = card && card.answeredAt && card.info.direction !== "outbound";
     if (card && LIVE.has(card.phase)) setPhase("ended", note);
+    if (answered) askWrapUp(card);
     loadRecent();
+  }
+
+  /* The wrap-up code (docs/crm.md): asked after an answered call of a queue that has codes. */
+  function askWrapUp(ended) {
+    const codes = (me.wrap_up_codes || {})[ended.info.queue] || [];
+    const form = $("#wrap-up-form");
+    form.hidden = codes.length === 0;
+    if (!codes.length) return;
+    form.dataset.call = ended.call;
+    $("#wrap-up-code").replaceChildren(...codes.map((code) => el("option", code, {value: code})));
+    $("#wrap-up-note").value = "";
+    $("#wrap-up-error").textContent = "";
+  }
+
+  async function wrapUp(ev) {
+    ev.preventDefault();
+    const form = $("#wrap-up-form");
+    try {
+      await api("POST", `/api/v1/calls/${encodeURIComponent(form.dataset.call)}/wrap-up`,
+        {code: $("#wrap-up-code").value, note: $("#wrap-up-note").value});
+      form.hidden = true;
+      if (card && card.call === form.dataset.call) setPhase(card.phase, `wrap-up: ${$("#wrap-up-code").value}`);
+    } catch (e) {
+      $("#wrap-up-error").textContent = e.message;
+    }
   }
 
   function tick() {
@@ -206,6 +255,7 @@
   const handlers = {
     "call.offered": (d) => { if (mine(d)) showCard(d, "ringing"); },
     "call.answered": (d) => { if (mine(d)) { if (!current(d)) showCard(d, "talking"); else setPhase("talking"); } },
+    "call.updated": (d) => { if (current(d) && d.crm) showCrm(d.crm); },
     "call.held": (d) => { if (current(d)) setPhase("held"); },
     "call.unheld": (d) => { if (current(d)) setPhase("talking"); },
     "call.transferred": (d) => {
@@ -236,7 +286,7 @@
   async function refresh() {
     const who = await api("GET", "/api/v1/me");
     Object.assign(me, {status: who.agent.status, state: who.agent.state,
-      reason: who.status_reason || "", call: who.agent.call});
+      reason: who.status_reason || "", call: who.agent.call, wrap_up_codes: who.wrap_up_codes || {}});
     renderStatus();
     await loadCurrent();
   }
@@ -314,6 +364,7 @@
       $("#dtmf-pad").append(button);
     }
     $("#dial-form").addEventListener("submit", dial);
+    $("#wrap-up-form").addEventListener("submit", wrapUp);
     $("#tel-handler").addEventListener("click", registerTel);
     $("#logout").addEventListener("click", ACD.signOut);
     setInterval(tick, 1000);
