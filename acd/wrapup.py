@@ -78,6 +78,7 @@ def give(config, store, principal, uuid, body, now):
     by = principal.agent or principal.role
     store.add_wrap_up({"call": uuid, "queue": target["queue"], "agent": agent, "code": code,
                        "note": note, "at": now, "by": by}, config.records.max_length)
+    store.keep_wrap_up_code(uuid, code, note)
     if queue.wrap_up_code_required and queue.wrap_up_code_wins:
         store.hold_wrap_up("release", agent, now, 0)
     log.info("wrap-up code %s for call %s (queue %s, agent %s) by %s", code, uuid,

@@ -34,6 +34,9 @@ def test_a_code_given_after_the_call_is_counted_everywhere(cti_factory):
     assert answer.status == 200, answer
     assert (answer.json["code"], answer.json["note"], answer.json["agent"]) == (
         "sale", "2 units", "2001")
+    recent = agent.get("/api/v1/agents/2001/calls").json["recent"]
+    assert [(c["call"], c["wrap_up_code"], c["wrap_up_note"]) for c in recent] == [
+        (caller, "sale", "2 units")]
     event = stream.next(lambda e: e["event"] == "call.wrap-up")
     assert (event["data"]["call"], event["data"]["code"], event["data"]["queue"]) == (
         caller, "sale", "support")

@@ -17,6 +17,7 @@ import json
 
 from acd.cti.stats import day_of
 from acd.service import STATES, STATUSES, _epoch, _seconds, iso_utc
+from acd.store.crm import CrmStore
 
 #: Most recent calls GET /api/v1/agents/{id}/calls returns.
 MAX_CALLS = 50
@@ -26,6 +27,7 @@ _AGENT_FIELDS = ("status", "state")
 class Views:
     def __init__(self, service, cti_store):
         self.service, self.store = service, cti_store
+        self._crm_store = None     # wrap-up codes of recent calls (acd.wrapup)
 
     @property
     def config(self):
@@ -141,7 +143,16 @@ class Views:
             current = self._current(agent["call"], agent, call or {}, now)
         recent = [self._record(agent_id, entry_id, fields)
                   for entry_id, fields in self.store.recent_records(agent_id, limit)]
+        codes = self._crm().wrap_up_codes_of([call["call"] for call in recent])
+        for call in recent:
+            call["wrap_up_code"], call["wrap_up_note"] = codes.get(call["call"], (None, None))
         return {"agent": agent_id, "current": current, "recent": recent}
+
+    def _crm(self):
+        if self._crm_store is None:
+            store = self.service.store
+            self._crm_store = CrmStore(store.redis, store.keys)
+        return self._crm_store
 
     def _current(self, uuid, agent, call, now):
         enqueued = _epoch(call.get("enqueued_at"))

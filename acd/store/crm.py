@@ -47,6 +47,23 @@ class CrmStore:
         pipe.expire(key, int(ttl))
         pipe.execute()
 
+    def keep_wrap_up_code(self, call_uuid, code, note):
+        """The code and note with the call (shown with the agent's recent calls for as long as
+        the wrap-up target lives: a day)."""
+        self.redis.hset(self.keys.wrap_up_target(call_uuid), mapping={"code": code, "note": note})
+
+    def wrap_up_codes_of(self, call_uuids):
+        """{call uuid: (code, note)} of the calls that got a wrap-up code (one round trip)."""
+        calls, pipe = [], self.redis.pipeline(transaction=False)
+        for uuid in call_uuids:
+            try:
+                pipe.hmget(self.keys.wrap_up_target(uuid), "code", "note")
+            except ValueError:          # not a call uuid
+                continue
+            calls.append(uuid)
+        return {uuid: (code, note or "") for uuid, (code, note) in zip(calls, pipe.execute())
+                if code}
+
     def hold_wrap_up(self, mode, agent, now, longest):
         return bool(self._scripts["wrap_up_hold"](
             keys=[self.keys.agent(agent), self.keys.pending], args=[mode, agent, now, longest]))

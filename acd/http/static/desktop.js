@@ -235,7 +235,8 @@
       const row = el("tr");
       const caller = call.caller_name ? `${call.caller_name} ${call.caller_number}` : call.caller_number;
       for (const cell of [clockTime(call.enqueued_at_epoch || call.ended_at_epoch), call.direction,
-        caller, call.queue, call.answered ? "answered by me" : call.result.replace("_", " "),
+        caller, call.queue, (call.answered ? "answered by me" : call.result.replace("_", " "))
+          + (call.wrap_up_code ? ` · ${call.wrap_up_code}` : ""),
         duration(call.wait), call.talk ? duration(call.talk) : ""]) {
         row.append(el("td", cell));
       }
