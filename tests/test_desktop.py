@@ -257,6 +257,7 @@ def test_the_crm_card_is_on_screen_before_the_phone_answers(cti_factory, browser
         world.call("support", number="+4930111222", name="Max")
         browser.until_text("#crm-title", "Max Mustermann \u2014 ACME GmbH")
         assert not agent_answered(world, "2201"), "the phone answered before the CRM card showed"
+        browser.screenshot("01-crm-card-while-ringing")
         assert browser.js("return [...document.querySelectorAll('#crm-fields dt, #crm-fields dd')]"
                           ".map(n => n.textContent)") == [
             "name", "Max Mustermann", "company", "ACME GmbH", "tier", "gold"]
@@ -280,6 +281,7 @@ def test_the_desktop_asks_for_the_wrap_up_code(cti_factory, browser):
                   == "talking", what="the call answered on the desktop")
     world.hangup(caller)
     browser.until(lambda: browser.visible("#wrap-up-form"), what="the wrap-up form")
+    browser.screenshot("01-wrap-up-form")
     browser.select("#wrap-up-code", "callback")
     browser.type("#wrap-up-note", "call back at 5")
     browser.click("#wrap-up-form button[type=submit]")
