@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
 .PHONY: all test test-plain test-gevent demo bench redis-server venv clean
-.PHONY: promtool browser
+.PHONY: promtool browser softphone
 
 all: test
 
@@ -81,19 +81,37 @@ browser:
 	    exit 1; \
 	  fi; }
 
+# The desktop's softphone library: JsSIP from the npm registry, pinned by web/package-lock.json
+# (npm ci), bundled for the browser with the pinned esbuild into acd/http/static/vendor/ (git-ignored,
+# not committed; the package data takes it when it is there). Without it the desktop runs without
+# the softphone and says so.
+SOFTPHONE := acd/http/static/vendor/jssip.min.js
+softphone: $(SOFTPHONE)
+
+$(SOFTPHONE): web/package.json web/package-lock.json
+	@command -v npm >/dev/null || { \
+	  echo "error: npm is not installed; it fetches the desktop's softphone library (JsSIP)."; \
+	  echo "       Install Node.js and npm (sudo apt-get install npm) and run make again."; exit 1; }
+	cd web && npm ci --ignore-scripts --no-audit --no-fund
+	@mkdir -p $(dir $@)
+	web/node_modules/.bin/esbuild web/node_modules/jssip/lib/JsSIP.js --bundle --minify \
+	  --format=iife --global-name=JsSIP --target=es2019 --log-level=warning --outfile=$@.tmp
+	cp web/node_modules/jssip/LICENSE.md $(dir $@)jssip-LICENSE.md
+	@mv $@.tmp $@
+
 # The suite runs twice: as is, and under gevent monkey-patching (as the daemon runs).
 test: test-plain test-gevent
 
-test-plain: venv redis-server promtool browser
+test-plain: venv redis-server promtool browser softphone
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-gevent: venv redis-server promtool browser
+test-gevent: venv redis-server promtool browser softphone
 	ACD_TEST_GEVENT=1 $(PY) tests/run_patched.py $(PYTEST_ARGS)
 
 # A whole call center on this machine: private redis-server, the FreeSWITCH simulator, the daemon,
 # callers at a steady rate, a live view. Ctrl-C (or DEMO_ARGS='--duration 60') stops it.
 DEMO_ARGS ?=
-demo: venv redis-server
+demo: venv redis-server softphone
 	$(VENV)/bin/acd demo $(DEMO_ARGS)
 
 # The ESL parser bench, then a representative `acd bench` run (load test with 10,000 agents at
@@ -107,4 +125,4 @@ bench: venv redis-server
 	  --json bench/results/acd-bench.json $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build *.egg-info web/node_modules acd/http/static/vendor

@@ -43,7 +43,7 @@ _REDIS_KEYS = ("url", "prefix")
 _HTTP_KEYS = ("listen", "admin-token") + config_cti.HTTP_KEYS
 _AGENT_KEYS = ("id", "name", "contact", "status", "max-no-answer", "wrap-up-time",
                "reject-delay-time", "busy-delay-time", "no-answer-delay-time", "ring-timeout",
-               "skills") + config_cti.AGENT_KEYS
+               "skills", "auto-answer") + config_cti.AGENT_KEYS
 _METRICS_KEYS = ("per-agent", "service-level-window")
 _RECORDS_KEYS = ("max-length", "retention")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])\Z")
@@ -96,6 +96,8 @@ class AgentConfig:
     ring_timeout: "float | None" = defaults.AGENT_RING_TIMEOUT
     #: ((skill, proficiency 1..10), ...) sorted by skill; ``dict(agent.skills)`` to look up.
     skills: "tuple[tuple[str, int], ...]" = ()
+    #: acd's calls carry the auto-answer signalling to this agent's phone (docs/config.md)
+    auto_answer: bool = defaults.AGENT_AUTO_ANSWER
 
 
 @dataclass(frozen=True)
@@ -388,7 +390,8 @@ def _agent(r):
         no_answer_delay_time=r.seconds("no-answer-delay-time",
                                        defaults.AGENT_NO_ANSWER_DELAY_TIME),
         ring_timeout=r.seconds("ring-timeout", defaults.AGENT_RING_TIMEOUT, positive=True),
-        skills=skill_map(r, "skills", "proficiency"))
+        skills=skill_map(r, "skills", "proficiency"),
+        auto_answer=r.boolean("auto-answer", defaults.AGENT_AUTO_ANSWER))
 
 
 def _contact(r):

@@ -27,7 +27,10 @@ from acd.esl.commands import UnsafeValue, parse_contact
 HTTP_KEYS = ("session-ttl", "trusted-proxies")
 AGENT_KEYS = ("password-hash", "role")
 CTI_KEYS = ("break-reasons", "event-retention", "event-max-length", "heartbeat", "timezone",
-            "dial-template", "dial-pattern", "caller-id-number")
+            "dial-template", "dial-pattern", "caller-id-number", "softphone")
+SOFTPHONE_KEYS = ("ws-url", "domain")
+_WS_URL = re.compile(r"wss?://[A-Za-z0-9.-]+(:\d{1,5})?(/[A-Za-z0-9._~/-]*)?\Z")
+_DOMAIN = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252})\Z")
 ROLES = ("agent", "supervisor", "admin")
 _REASON = re.compile(r"[a-z0-9][a-z0-9_.-]{0,31}\Z")
 _ARGON2ID = re.compile(r"\$argon2id\$v=19\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+\Z")
@@ -40,6 +43,13 @@ class Account:
     """How an agent logs in: its Argon2id hash ('' = it cannot log in) and its role."""
     password_hash: str = field(default="", repr=False)
     role: str = "agent"
+
+
+@dataclass(frozen=True)
+class Softphone:
+    """Where the desktop's softphone registers: ``sip:<agent id>@<domain>`` over ``ws_url``."""
+    ws_url: str
+    domain: str
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,9 @@ class CtiConfig:
     dial_template: str = defaults.CTI_DIAL_TEMPLATE
     dial_pattern: str = defaults.CTI_DIAL_PATTERN
     caller_id_number: str = ""
+    #: the desktop's softphone (docs/cti.md): the switch's WebSocket URL and SIP domain;
+    #: None = no softphone
+    softphone: "Softphone | None" = None
     #: agent id -> Account, for the agents that have a password-hash or a role
     accounts: "dict[str, Account]" = field(default_factory=dict, repr=False, hash=False,
                                            compare=False)
@@ -102,7 +115,28 @@ def read(top, problems):
         heartbeat=c.seconds("heartbeat", defaults.CTI_HEARTBEAT, positive=True),
         timezone=_timezone(c),
         **_dialling(c),
+        softphone=_softphone(c.raw("softphone", None), problems),
         accounts=_accounts(top.raw("agents"), problems))
+
+
+def _softphone(value, problems):
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        problems.error("cti.softphone", "expected a mapping with ws-url and domain, got "
+                                        f"{shown(value)}")
+        return None
+    r = Reader(value, "cti.softphone", SOFTPHONE_KEYS, problems)
+    ws_url, domain = r.raw("ws-url", None), r.raw("domain", None)
+    if not (isinstance(ws_url, str) and _WS_URL.match(ws_url)):
+        r.fail("ws-url", f"expected the switch's WebSocket URL such as "
+                         f"wss://pbx.example.net:7443, got {shown(ws_url)}")
+    elif not (isinstance(domain, str) and _DOMAIN.match(domain)):
+        r.fail("domain", f"expected the agents' SIP domain such as pbx.example.net, "
+                         f"got {shown(domain)}")
+    else:
+        return Softphone(ws_url, domain)
+    return None
 
 
 def _section(value):

@@ -58,6 +58,8 @@ AGENT_BUSY_DELAY_TIME = 60.0
 AGENT_NO_ANSWER_DELAY_TIME = 0.0
 #: agents[].ring-timeout: None = ring as long as the queue's ring-timeout says.
 AGENT_RING_TIMEOUT = None
+#: agents[].auto-answer: ask the agent's phone to answer acd's calls by itself (docs/config.md).
+AGENT_AUTO_ANSWER = False
 
 #: queues[].strategy: as mod_callcenter.
 QUEUE_STRATEGY = "longest-idle-agent"

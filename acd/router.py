@@ -346,6 +346,7 @@ class Router(OfferResults, Transfers, QueueTimers):
             "origination_caller_id_number": cmd.phone_number(call.caller_number),
             "originate_timeout": int(timeout), "ignore_early_media": True,
             "acd_role": "agent", "acd_call": call.uuid, "acd_queue_name": call.queue,
+            "sip_h_X-Acd-Call": call.uuid,  # links the softphone's call to the desktop's card
             "acd_instance": self.config.instance,  # None (no such variable) without one
             "local_var_clobber": True,  # an agent's own contact variables win over these
         }
@@ -367,8 +368,11 @@ class Router(OfferResults, Transfers, QueueTimers):
         gevent.spawn(self._await_job, job, call.uuid, legs, timeout)
 
     def _agent_leg(self, agent_id, leg):
-        own, endpoint = cmd.parse_contact(self.config.agent(agent_id).contact)
-        return cmd.leg(endpoint, dict(own, origination_uuid=leg, acd_agent=agent_id))
+        agent = self.config.agent(agent_id)
+        own, endpoint = cmd.parse_contact(agent.contact)
+        signalling = cmd.AUTO_ANSWER if agent.auto_answer else {}
+        return cmd.leg(endpoint, {**signalling, **own, "origination_uuid": leg,
+                                  "acd_agent": agent_id})
 
     # -- channel facts ------------------------------------------------------------------------
 

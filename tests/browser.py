@@ -32,7 +32,7 @@ def _thread(fn, *args):
 
 
 class Browser:
-    def __init__(self, shots):
+    def __init__(self, shots, flags=()):
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
 
@@ -43,7 +43,7 @@ class Browser:
         self.profile = tempfile.mkdtemp(prefix="acd-chromium-")
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
-        for flag in FLAGS + (f"--user-data-dir={self.profile}",):
+        for flag in FLAGS + tuple(flags) + (f"--user-data-dir={self.profile}",):
             options.add_argument(flag)
         self.shots = shots
         # started and quit in the test's own thread: the driver's process must be a child of
@@ -122,5 +122,20 @@ def browser(tmp_path):
     shots = tmp_path / "screenshots"
     shots.mkdir()
     b = Browser(shots)
+    yield b
+    b.close()
+
+
+#: The softphone's test (tests/test_softphone.py): a fake microphone, no permission prompt.
+MEDIA_FLAGS = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+               "--autoplay-policy=no-user-gesture-required")
+
+
+@pytest.fixture
+def media_browser(tmp_path):
+    """A Browser with fake media devices (getUserMedia answers with a test tone)."""
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    b = Browser(shots, MEDIA_FLAGS)
     yield b
     b.close()

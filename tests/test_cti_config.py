@@ -62,7 +62,7 @@ def test_errors_name_file_key_and_problem_and_never_show_a_hash():
     })
     assert found == [
         "acd.yaml: cti.colour: unknown key (allowed: break-reasons, event-retention, "
-        "event-max-length, heartbeat, timezone, dial-template, dial-pattern, caller-id-number)",
+        "event-max-length, heartbeat, timezone, dial-template, dial-pattern, caller-id-number, softphone)",
         "acd.yaml: http.session-ttl: expected seconds or a duration such as 90s, 15m, 12h, "
         "90d, got 'forever'",
         "acd.yaml: http.trusted-proxies[0]: expected an IP address such as 127.0.0.1, "

@@ -129,9 +129,18 @@ class Views:
                 "expires_at": iso_utc(principal.expires_at),
                 "expires_at_epoch": principal.expires_at,
                 "break_reasons": list(self.config.cti.break_reasons),
+                "softphone": self._softphone(principal.agent),
                 "wrap_up_codes": {q.name: list(q.wrap_up_codes) for q, _ in (
                     self.config.queues_of(principal.agent) if principal.agent else ())
                     if q.wrap_up_codes}}
+
+    def _softphone(self, agent_id):
+        """Where the agent's softphone registers (never a password: the agent types it)."""
+        phone = self.config.cti.softphone
+        if phone is None or not agent_id:
+            return None
+        return {"ws_url": phone.ws_url, "domain": phone.domain,
+                "uri": f"sip:{agent_id}@{phone.domain}"}
 
     def agent_calls(self, agent_id, limit):
         """The agent's current call (or None) and its latest calls from the call records."""

@@ -41,6 +41,15 @@ _DTMF = re.compile(r"[0-9A-Da-d*#wW]{1,128}(@[0-9]{1,5})?\Z")
 _ENDPOINT = re.compile(r"[A-Za-z][A-Za-z0-9_]*/[A-Za-z0-9_.+@/:=;-]{1,255}\Z")
 #: What a per-leg ``[...]`` value may hold (identifiers, numbers, timeouts, SIP URIs).
 _LEG_VALUE = re.compile(r"[A-Za-z0-9_.+@/-]{0,255}\Z")
+#: The auto-answer signalling acd adds to the leg of an agent with ``auto-answer: true``.
+#: ``sip_auto_answer`` makes mod_sofia send ``Call-Info: <sip:HOST>;answer-after=0`` (Snom,
+#: Yealink, Grandstream, Gigaset, AudioCodes, JsSIP/the desktop's softphone); the Alert-Info
+#: variant is the one Polycom, Aastra/Mitel, Yealink and Cisco SPA honour (freeswitch/README.md).
+AUTO_ANSWER = {"sip_auto_answer": "true",
+               "sip_h_Alert-Info": "<http://www.notused.com>;info=alert-autoanswer;delay=0"}
+#: Per-leg values acd writes itself: constants from this module, not identifiers, but safe in
+#: ``[...]``: no blank, ``,``, quote, backslash, bracket, ``${`` or ``:_:`` in them.
+_LEG_CONSTANTS = frozenset(AUTO_ANSWER.values())
 #: Application arguments of ``&app(arg)``; FreeSWITCH cuts at the first ``)``.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _EVENT_SOCKET = re.compile(r"mod_event_socket", re.IGNORECASE)
@@ -157,7 +166,8 @@ def _var_block(variables, open_, close, leg=False):
         if value == "":
             continue  # FreeSWITCH ignores ``name=``
         if leg:
-            value = _check(_LEG_VALUE, value, f"per-leg value of {name} (put untrusted values in {{}})")
+            if value not in _LEG_CONSTANTS:
+                _check(_LEG_VALUE, value, f"per-leg value of {name} (put untrusted values in {{}})")
         else:
             value = var_value(value)
         items.append(f"{name}={value}")

@@ -37,6 +37,7 @@ PAGES = [
     ("/", pages.Desktop),
     ("/wallboard", pages.Wallboard),
     ("/static/{name}", pages.Static),
+    ("/static/vendor/{name}", pages.Vendor),
 ]
 
 ROUTES = [

@@ -385,6 +385,7 @@
     $("#who").textContent = `${who.agent.name} (${who.agent.id})`;
     $("#desk-view").hidden = false;
     wire(who);
+    Softphone.start(who);
     takeTelLink();
     await refresh();
     ACD.stream(handlers, ACD.showLink);
