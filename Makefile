@@ -90,8 +90,14 @@ softphone: $(SOFTPHONE)
 
 $(SOFTPHONE): web/package.json web/package-lock.json
 	@command -v npm >/dev/null || { \
-	  echo "error: npm is not installed; it fetches the desktop's softphone library (JsSIP)."; \
-	  echo "       Install Node.js and npm (sudo apt-get install npm) and run make again."; exit 1; }
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo ">> installing npm with apt-get (it fetches the desktop's softphone library)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm >/dev/null; }; \
+	  fi; \
+	  command -v npm >/dev/null || { \
+	    echo "error: npm is not installed; it fetches the desktop's softphone library (JsSIP)."; \
+	    echo "       Install Node.js and npm (sudo apt-get install npm) and run make again."; exit 1; }; }
 	cd web && npm ci --ignore-scripts --no-audit --no-fund
 	@mkdir -p $(dir $@)
 	web/node_modules/.bin/esbuild web/node_modules/jssip/lib/JsSIP.js --bundle --minify \

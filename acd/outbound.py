@@ -98,12 +98,15 @@ class Outbound:
         if not self.store.claim_outbound(agent_id, leg, self.owner, now, self.router.lease,
                                          number):
             raise ControlError(f"agent {agent_id} is in a call")
-        own, endpoint = cmd.parse_contact(self.config.agent(agent_id).contact)
-        agent_leg = cmd.leg(endpoint, dict(own, origination_uuid=leg, acd_agent=agent_id))
+        agent = self.config.agent(agent_id)
+        own, endpoint = cmd.parse_contact(agent.contact)
+        signalling = cmd.AUTO_ANSWER if agent.auto_answer else {}   # the agent clicked Dial
+        agent_leg = cmd.leg(endpoint, {**signalling, **own, "origination_uuid": leg,
+                                       "acd_agent": agent_id})
         dial = cmd.dial_string([agent_leg], {
             "origination_caller_id_number": number, "origination_caller_id_name": number,
-            "originate_timeout": int(self.config.agent(agent_id).ring_timeout or RING_TIMEOUT),
-            "acd_role": "outbound", "acd_call": leg,
+            "originate_timeout": int(agent.ring_timeout or RING_TIMEOUT),
+            "acd_role": "outbound", "acd_call": leg, "sip_h_X-Acd-Call": leg,
             "acd_dialed": number, "acd_instance": self.config.instance,
             "local_var_clobber": True})
         customer = self._customer(number, self.config.cti.caller_id_number)

@@ -58,3 +58,19 @@ def test_only_the_auto_answer_agents_leg_carries_the_signalling(world):
     assert "variable_sip_h_Alert-Info" not in plain
     for event in (auto, plain):   # the softphone links its call to the desktop's card with it
         assert event["variable_sip_h_X-Acd-Call"] == caller
+
+
+def test_click_to_dial_rings_an_auto_answer_agent_with_the_signalling(world):
+    w = world({"support": {"tiers": ["2001", "2002"]}}, agents={"2001": {"auto-answer": True}},
+              cti={"dial-template": "sofia/gateway/pstn/{number}"},
+              sim={"users": {"+4930555001": {"answer-after": 0.3}}})
+    daemon = w.daemon()
+    legs = {agent: daemon.outbound.dial(agent, "+4930555001")["uuid"]
+            for agent in ("2001", "2002")}
+    created = {agent: w.wait(lambda e, leg=leg: e.name == "CHANNEL_CREATE" and e.uuid == leg)
+               for agent, leg in legs.items()}
+    assert created["2001"]["variable_sip_auto_answer"] == "true"
+    assert created["2001"]["variable_sip_h_Alert-Info"] == ALERT_INFO
+    assert "variable_sip_auto_answer" not in created["2002"]
+    for agent, event in created.items():
+        assert event["variable_sip_h_X-Acd-Call"] == legs[agent]
