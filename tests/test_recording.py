@@ -3,11 +3,11 @@ announcement, the agent's consent over the API, files on disk, revocation by eit
 pause/resume, a transfer to an agent without consent, a daemon restart during a recorded call,
 and the audit trail an auditor reads (docs/recording.md)."""
 
+import io
 import json
+import os
 import time
 import wave
-
-import io
 
 import gevent
 import pytest
@@ -87,6 +87,17 @@ def record_path(world, caller):
     return event["Record-File-Path"]
 
 
+def recorded_call(cti_factory, tmp_path):
+    """A support call both sides consented to, bridged to 2001 and being recorded:
+    ``(world, daemon, admin, 2001's client, caller uuid, file path)``."""
+    world, daemon, admin = make(cti_factory, tmp_path,
+                                {"support": {"tiers": ["2001"], "recording": policy(tmp_path)}})
+    me = consent(admin, "2001")
+    caller = call_with_answer(world, "support", "1")
+    assert world.bridged(caller) == "2001"
+    return world, daemon, admin, me, caller, record_path(world, caller)
+
+
 def test_both_consents_record_a_stereo_file_with_its_sidecar_and_audit(cti_factory, tmp_path):
     world, daemon, admin = make(cti_factory, tmp_path,
                                 {"support": {"tiers": ["2001"], "recording": policy(tmp_path)}})
@@ -134,9 +145,9 @@ def test_both_consents_record_a_stereo_file_with_its_sidecar_and_audit(cti_facto
     assert "would delete" not in cli(config, "purge")              # within retention
     later = time.time() + 91 * 86400
     assert f"would delete {path}" in cli(config, "purge", now=later)
-    assert __import__("os").path.exists(path)                      # a dry run by default
+    assert os.path.exists(path)                      # a dry run by default
     assert f"deleted {path}" in cli(config, "purge", "--yes", now=later)
-    assert not __import__("os").path.exists(path) and not __import__("os").path.exists(
+    assert not os.path.exists(path) and not os.path.exists(
         path + ".json")
     assert steps(world, caller)[-1] == "recording-purged"
     assert cli(config, "list").splitlines()[1].endswith("\tpurged")
@@ -172,18 +183,13 @@ def test_no_recording_without_both_consents_and_the_record_says_why(cti_factory,
 
 
 def test_the_caller_revokes_and_the_file_is_gone_within_a_second(cti_factory, tmp_path):
-    world, daemon, admin = make(cti_factory, tmp_path,
-                                {"support": {"tiers": ["2001"], "recording": policy(tmp_path)}})
-    consent(admin, "2001")
-    caller = call_with_answer(world, "support", "1")
-    assert world.bridged(caller) == "2001"
-    path = record_path(world, caller)
+    world, daemon, admin, _, caller, path = recorded_call(cti_factory, tmp_path)
     gevent.sleep(0.5)
     pressed = time.monotonic()
     world.dtmf(caller, "*9")
     world.wait(lambda e: e.name == "RECORD_STOP" and e.uuid == caller)
     with gevent.Timeout(1.0, AssertionError("the revoked file still exists after 1 s")):
-        while __import__("os").path.exists(path):
+        while os.path.exists(path):
             gevent.sleep(0.01)
     assert time.monotonic() - pressed < 1.0
     world.wait(lambda e: e.name == "PLAYBACK_START" and e.get("Playback-File-Path")
@@ -195,7 +201,7 @@ def test_the_caller_revokes_and_the_file_is_gone_within_a_second(cti_factory, tm
     assert (revoked["by"], revoked["how"]) == ("caller", "dtmf")
     world.dtmf(caller, "*9")                    # a revoked recording never restarts
     gevent.sleep(0.3)
-    assert steps(world, caller) == trail and not __import__("os").path.exists(path + ".json")
+    assert steps(world, caller) == trail and not os.path.exists(path + ".json")
 
 
 def test_the_agent_pauses_resumes_and_withdraws_its_consent(cti_factory, tmp_path):
@@ -231,16 +237,11 @@ def test_the_agent_pauses_resumes_and_withdraws_its_consent(cti_factory, tmp_pat
 
 
 def test_the_agent_stops_from_the_desktop_and_the_file_is_deleted(cti_factory, tmp_path):
-    world, daemon, admin = make(cti_factory, tmp_path,
-                                {"support": {"tiers": ["2001"], "recording": policy(tmp_path)}})
-    me = consent(admin, "2001")
-    caller = call_with_answer(world, "support", "1")
-    assert world.bridged(caller) == "2001"
-    path = record_path(world, caller)
+    world, daemon, admin, me, caller, path = recorded_call(cti_factory, tmp_path)
     assert me.post(f"/api/v1/calls/{caller}/recording/stop").json["recording"] == "revoked"
     trail = wait_steps(world, caller, "recording-deleted")
     assert trail[-3:] == ["consent-revoked", "recording-stopped", "recording-deleted"]
-    assert not __import__("os").path.exists(path)
+    assert not os.path.exists(path)
     assert me.post(f"/api/v1/calls/{caller}/recording/stop").status == 409
 
 
@@ -266,12 +267,7 @@ def test_a_transfer_to_an_agent_without_consent_is_not_recorded(cti_factory, tmp
 
 
 def test_a_daemon_restart_during_a_recorded_call_keeps_state_and_audit(cti_factory, tmp_path):
-    world, daemon, admin = make(cti_factory, tmp_path,
-                                {"support": {"tiers": ["2001"], "recording": policy(tmp_path)}})
-    consent(admin, "2001")
-    caller = call_with_answer(world, "support", "1")
-    assert world.bridged(caller) == "2001"
-    path = record_path(world, caller)
+    world, daemon, admin, _, caller, path = recorded_call(cti_factory, tmp_path)
     daemon.stop()
     world.daemons.remove(daemon)
     world.daemon(owner=daemon.owner)             # the same daemon, started again
@@ -280,17 +276,12 @@ def test_a_daemon_restart_during_a_recorded_call_keeps_state_and_audit(cti_facto
     trail = wait_steps(world, caller, "recording-deleted")
     assert trail[2:] == ["recording-started", "consent-revoked", "recording-stopped",
                          "recording-deleted"]
-    assert not __import__("os").path.exists(path)
+    assert not os.path.exists(path)
 
 
 def test_a_recorded_call_that_ends_while_the_daemon_is_away_is_closed_in_the_audit(
         cti_factory, tmp_path):
-    world, daemon, admin = make(cti_factory, tmp_path,
-                                {"support": {"tiers": ["2001"], "recording": policy(tmp_path)}})
-    consent(admin, "2001")
-    caller = call_with_answer(world, "support", "1")
-    assert world.bridged(caller) == "2001"
-    path = record_path(world, caller)
+    world, daemon, admin, _, caller, path = recorded_call(cti_factory, tmp_path)
     daemon.stop()
     world.daemons.remove(daemon)
     world.hangup(caller)
@@ -299,7 +290,7 @@ def test_a_recorded_call_that_ends_while_the_daemon_is_away_is_closed_in_the_aud
     trail = wait_steps(world, caller, "recording-stopped")
     assert trail[-1] == "recording-stopped"
     assert RecordingStore.of(world.store).audit_of(caller)[-1][1]["reason"] == "hangup-while-away"
-    assert __import__("os").path.exists(path) and __import__("os").path.exists(path + ".json")
+    assert os.path.exists(path) and os.path.exists(path + ".json")
 
 
 @pytest.mark.parametrize("agent_kind", ["supervisor", "admin"])

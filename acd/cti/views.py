@@ -159,8 +159,7 @@ class Views:
 
     def _crm(self):
         if self._crm_store is None:
-            store = self.service.store
-            self._crm_store = CrmStore(store.redis, store.keys)
+            self._crm_store = CrmStore.of(self.service.store)
         return self._crm_store
 
     def _current(self, uuid, agent, call, now):

@@ -11,12 +11,15 @@ from acd.wrapup import WrapUpError, give
 class CallWrapUp(Resource):
     """The agent's wrap-up code and note for a call it answered (supervisors, admins: any)."""
 
+    def __init__(self, desk):
+        super().__init__(desk)
+        self.store = CrmStore.of(desk.service.store)   # its scripts registered once
+
     def on_post(self, req, resp, uuid):
         body = _object(req)
         control = _control(self.desk)
-        store = CrmStore(self.service.store.redis, self.service.store.keys)
         try:
-            answer, details = give(self.service.config, store, principal(req), uuid, body,
+            answer, details = give(self.service.config, self.store, principal(req), uuid, body,
                                    self.service.clock())
         except WrapUpError as exc:
             raise HttpError(exc.status, str(exc)) from None

@@ -36,6 +36,7 @@ import weakref
 import gevent
 
 from acd.sim.config import ConfigError, validate_latency
+from acd.sim.users import json_object
 
 _LATENCIES = weakref.WeakKeyDictionary()    # switch -> its Latency
 
@@ -120,7 +121,7 @@ def api_sim_latency(sw, arg):
     if action != "set":
         return USAGE
     try:
-        commands, delay = validate_latency(_json_object(payload))
+        commands, delay = validate_latency(json_object(payload))
     except (ValueError, ConfigError) as exc:
         return "-ERR %s\n" % str(exc).replace("\n", " ")
     if commands is not None:
@@ -128,13 +129,3 @@ def api_sim_latency(sw, arg):
     if delay is not None:
         latency.event_delay = delay
     return "+OK latency set\n"
-
-
-def _json_object(text):
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise ValueError("invalid JSON: %s" % exc) from None
-    if not isinstance(value, dict):
-        raise ValueError("expected a JSON object")
-    return value

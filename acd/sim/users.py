@@ -108,7 +108,7 @@ def api_sim_user(sw, arg):
 
 def _set_one(sw, user_id, payload):
     try:
-        settings = validate_user(_json_object(payload or "{}"), "user %s" % user_id)
+        settings = validate_user(json_object(payload or "{}"), "user %s" % user_id)
     except (ValueError, ConfigError) as exc:
         return "-ERR %s\n" % _one_line(exc)
     apply(sw, user_id, settings)
@@ -118,7 +118,7 @@ def _set_one(sw, user_id, payload):
 def api_sim_users(sw, arg):
     """``sim_users <json object id -> settings>``: all validated first, then all applied."""
     try:
-        users = _json_object(arg)
+        users = json_object(arg)
         validated = {str(uid): validate_user(s, "user %s" % uid) for uid, s in users.items()}
     except (ValueError, ConfigError) as exc:
         return "-ERR %s\n" % _one_line(exc)
@@ -127,7 +127,8 @@ def api_sim_users(sw, arg):
     return "+OK set %d users\n" % len(validated)
 
 
-def _json_object(text):
+def json_object(text):
+    """A JSON object given as a command's argument (ValueError naming the problem)."""
     try:
         value = json.loads(text)
     except ValueError as exc:

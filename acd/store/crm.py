@@ -2,18 +2,15 @@
 streams and the wrap-up codes (acd.crm, acd.webhooks, acd.wrapup). Keys: acd.store.keys."""
 
 import json
-import pathlib
 
-LUA = pathlib.Path(__file__).with_name("lua") / "crm"
+from acd.store.scripted import ScriptedStore
+
 #: The webhook stream's consumer group (one per deployment: each entry goes to one daemon).
 GROUP = "deliver"
 
 
-class CrmStore:
-    def __init__(self, client, keys):
-        self.redis, self.keys = client, keys
-        self._scripts = {path.stem: client.register_script(path.read_text())
-                         for path in sorted(LUA.glob("*.lua"))}
+class CrmStore(ScriptedStore):
+    folder = "crm"
 
     # -- CRM cards ------------------------------------------------------------------------------
 

@@ -23,11 +23,10 @@ Times are passed in (``now``). Each script states its KEYS and ARGV; every key c
 """
 
 import json
-import pathlib
 
 from acd.store.keys import Keys, sha256
+from acd.store.scripted import ScriptedStore
 
-LUA = pathlib.Path(__file__).with_name("lua") / "cti"
 #: Record ids kept per agent for GET /api/v1/agents/{id}/calls.
 RECENT_PER_AGENT = 50
 #: Seconds an agent's recent list outlives its last call.
@@ -44,16 +43,8 @@ def stream_id(text):
     return int(ms), int(seq or 0)
 
 
-class CtiStore:
-    def __init__(self, client, keys):
-        self.redis, self.keys = client, keys
-        self._scripts = {path.stem: client.register_script(path.read_text())
-                         for path in sorted(LUA.glob("*.lua"))}
-
-    @classmethod
-    def of(cls, store):
-        """The CTI store on the same Redis and prefix as ``store`` (an acd.store.Store)."""
-        return cls(store.redis, store.keys)
+class CtiStore(ScriptedStore):
+    folder = "cti"
 
     # -- events -------------------------------------------------------------------------------
 

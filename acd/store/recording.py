@@ -20,21 +20,12 @@ Times are passed in (``now``, epoch seconds).
 """
 
 import datetime
-import pathlib
 
-LUA = pathlib.Path(__file__).with_name("lua") / "recording"
+from acd.store.scripted import ScriptedStore
 
 
-class RecordingStore:
-    def __init__(self, client, keys):
-        self.redis, self.keys = client, keys
-        self._scripts = {path.stem: client.register_script(path.read_text())
-                         for path in sorted(LUA.glob("*.lua"))}
-
-    @classmethod
-    def of(cls, store):
-        """On the same Redis and prefix as ``store`` (an acd.store.Store)."""
-        return cls(store.redis, store.keys)
+class RecordingStore(ScriptedStore):
+    folder = "recording"
 
     # -- steps --------------------------------------------------------------------------------
 
