@@ -217,6 +217,15 @@ def _add_webhooks(sub):
 COMMANDS.append(_add_webhooks)
 
 
+def _add_import_callcenter(sub):
+    from acd.cli_callcenter import add_import_parser   # mod_callcenter's XML -> acd.yaml
+
+    add_import_parser(sub)
+
+
+COMMANDS.append(_add_import_callcenter)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="acd", description="Automatic call distribution for FreeSWITCH.")
