@@ -118,6 +118,10 @@ class Daemon:
         self.http_enabled = http
         self.http = None
         self.needs_resync = False
+        #: set by the first complete resync: ESL and Redis answered, agents synced
+        self.ready = gevent.event.Event()
+        #: called with the daemon on every tick, in the loop (acd/systemd_notify.py's watchdog)
+        self.tick_hooks = []
         self._greenlets = []
         self._stopped = gevent.event.Event()
 
@@ -217,6 +221,11 @@ class Daemon:
             self.post(self._tick)
 
     def _tick(self):
+        for hook in self.tick_hooks:
+            try:
+                hook(self)
+            except Exception:
+                log.exception("error in tick hook %s", hook)
         if not self.needs_resync and self.store.lost_sync(self.owner):
             log.warning("redis has lost acd's state (restarted empty?): resyncing")
             self.needs_resync = True
@@ -285,6 +294,7 @@ class Daemon:
         Recovery(self.router).resync({uuid: row for uuid, row in channels.items()
                                       if uuid not in self.ivr.sessions})
         self.recordings.resync(channels)
+        self.ready.set()
         log.info("resynced: %d channels on FreeSWITCH, %d calls handled here", len(channels),
                  len(self.router.calls))
 
@@ -293,11 +303,23 @@ def run(config, log_format="text"):
     """``acd run``: start and serve until SIGTERM/SIGINT."""
     import signal
 
-    daemon = Daemon(config).start()
+    from acd.systemd_notify import Systemd
+
+    systemd = Systemd()   # Type=notify: READY, STATUS, WATCHDOG from the loop, STOPPING
+    daemon = Daemon(config)
+    daemon.systemd = systemd
+    daemon.tick_hooks.append(systemd.tick)
+    daemon.start()
     log.info("acd daemon %s up: FreeSWITCH %s:%s, redis prefix %s, http %s:%s", daemon.owner,
              config.freeswitch.host, config.freeswitch.port, config.redis.prefix,
              config.http.listen_host, daemon.http.server_port if daemon.http else "-")
-    gevent.signal_handler(signal.SIGTERM, daemon.stop)
-    gevent.signal_handler(signal.SIGINT, daemon.stop)
+
+    def stop():
+        systemd.stopping()
+        daemon.stop()
+
+    gevent.signal_handler(signal.SIGTERM, stop)
+    gevent.signal_handler(signal.SIGINT, stop)
     daemon.run_forever()
+    systemd.close()
     return 0
