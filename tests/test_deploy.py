@@ -1,14 +1,18 @@
-"""deploy/: the alert rules pass promtool (check and unit tests), and every metric the Grafana
-dashboard queries is one a live daemon really exports after a small call scenario.
+"""deploy/: the alert rules pass promtool (check and unit tests), every metric the Grafana
+dashboard queries is one a live daemon really exports after a small call scenario, and the
+systemd unit passes ``systemd-analyze verify`` and keeps its hardening.
 
 promtool comes from ``make promtool`` (Debian's prometheus package); a missing promtool FAILS
-these tests, never skips them."""
+these tests, never skips them. ``systemd-analyze`` is part of systemd: where it is missing (a
+container image without systemd) its checks skip, saying so; the unit's settings are checked
+either way."""
 
 import json
 import pathlib
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -18,6 +22,8 @@ from tests.test_metrics import scrape, talk, wait_for
 DEPLOY = pathlib.Path(__file__).resolve().parent.parent / "deploy"
 PROMETHEUS = DEPLOY / "prometheus"
 DASHBOARD = DEPLOY / "grafana" / "acd-overview.json"
+UNIT = DEPLOY / "systemd" / "acd.service"
+SYSUSERS = DEPLOY / "systemd" / "acd.sysusers"
 METRIC = re.compile(r"\bacd_[a-z0-9_]+")
 
 
@@ -121,3 +127,84 @@ def test_every_dashboard_metric_is_exported_by_a_live_daemon(world):
                            and not n.endswith("_created")} - set(re.findall(r"`(acd_\w+)`",
                                                                             documented)))
     assert not undocumented, f"exported but not in docs/metrics.md: {undocumented}"
+
+
+# -- the systemd unit -----------------------------------------------------------------------------
+
+def unit_settings(text):
+    """[Service] of a unit file as {key: [values...]} (keys may repeat)."""
+    settings, section = {}, None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            section = line
+        elif line and not line.startswith("#") and section == "[Service]":
+            key, _, value = line.partition("=")
+            settings.setdefault(key, []).append(value)
+    return settings
+
+
+def test_the_unit_is_notify_with_watchdog_and_hardened():
+    service = {k: v[-1] for k, v in unit_settings(UNIT.read_text()).items()}
+    expected = {"Type": "notify", "NotifyAccess": "main", "WatchdogSec": "30",
+                "Restart": "on-failure", "User": "acd", "Group": "acd",
+                "ExecReload": "/bin/kill -HUP $MAINPID", "ProtectSystem": "strict",
+                "ProtectHome": "yes", "PrivateTmp": "yes", "PrivateDevices": "yes",
+                "NoNewPrivileges": "yes", "CapabilityBoundingSet": "",
+                "RestrictAddressFamilies": "AF_INET AF_INET6 AF_UNIX", "LockPersonality": "yes",
+                "MemoryDenyWriteExecute": "yes", "ProtectKernelTunables": "yes",
+                "ProtectKernelModules": "yes", "ProtectControlGroups": "yes"}
+    for key, value in expected.items():
+        assert service.get(key) == value, f"{key}={service.get(key)!r}, expected {value!r}"
+    assert "@system-service" in unit_settings(UNIT.read_text())["SystemCallFilter"]
+    assert service["ExecStart"].endswith("acd run")
+
+
+def systemd_analyze():
+    tool = shutil.which("systemd-analyze")
+    if tool is None:
+        pytest.skip("systemd-analyze is not installed here (no systemd in this image); the "
+                    "unit's settings are checked by the test above")
+    return tool
+
+
+def installable_unit(tmp_path):
+    """The unit as installed: ExecStart/ExecStartPre point at an acd that exists (this venv's),
+    since verify checks that the binaries are there."""
+    acd = pathlib.Path(sys.executable).parent / "acd"
+    assert acd.exists(), acd
+    unit = tmp_path / "acd.service"
+    unit.write_text(UNIT.read_text().replace("/opt/acd/bin/acd", str(acd)))
+    return unit
+
+
+def test_the_unit_passes_systemd_analyze_verify(tmp_path):
+    tool = systemd_analyze()
+    unit = installable_unit(tmp_path)
+    done = subprocess.run([tool, "verify", "--man=no", str(unit)], capture_output=True,
+                          text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "acd.service" not in done.stderr, done.stderr      # no warning about our unit
+
+
+def test_the_units_exposure_stays_low(tmp_path):
+    tool = systemd_analyze()
+    unit = installable_unit(tmp_path)
+    done = subprocess.run([tool, "security", "--offline=true", "--no-pager", str(unit)],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    found = re.search(r"Overall exposure level for acd.service: ([0-9.]+)", done.stdout)
+    assert found, done.stdout + done.stderr
+    assert float(found.group(1)) < 2.0, done.stdout
+
+
+def test_the_sysusers_file_creates_the_user(tmp_path):
+    tool = shutil.which("systemd-sysusers")
+    if tool is None:
+        pytest.skip("systemd-sysusers is not installed here (no systemd in this image)")
+    (tmp_path / "etc").mkdir()
+    done = subprocess.run([tool, f"--root={tmp_path}", str(SYSUSERS)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    [user] = [line for line in (tmp_path / "etc" / "passwd").read_text().splitlines()
+              if line.startswith("acd:")]
+    assert user.endswith(":/usr/sbin/nologin")

@@ -9,6 +9,7 @@ while the loop is stuck; STOPPING=1 on SIGTERM.
 """
 
 import os
+import pathlib
 import signal
 import socket
 import subprocess
@@ -127,6 +128,11 @@ def test_ready_after_esl_redis_and_agents_then_watchdog_from_the_loop(tmp_path, 
             assert time.monotonic() - stuck_at < 15, f"the pings never stopped: {_gaps(pings)}"
         assert client.exists(mark)              # the resync finished and the loop goes on
         notify.wait_for(lambda f: "WATCHDOG" in f, 5, "pings after the resync")
+
+        # acd.service sets MemoryDenyWriteExecute=yes: a running daemon has no memory that is
+        # writable and executable (what that setting would refuse to map)
+        maps = pathlib.Path(f"/proc/{daemon.pid}/maps").read_text().splitlines()
+        assert not [m for m in maps if m.split()[1].startswith("rwx")], maps
 
         daemon.send_signal(signal.SIGTERM)
         notify.wait_for(lambda f: "STOPPING" in f, 10, "STOPPING=1")
