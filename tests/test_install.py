@@ -73,7 +73,9 @@ def test_the_sdist_holds_the_package_tests_and_docs(built):
     for needed in ("README.md", "Makefile", "setup.cfg", "pyproject.toml", "MANIFEST.in",
                    "docs/config.md", "freeswitch/dialplan/acd.xml", "tests/conftest.py",
                    "tests/data/agent_answer.recv", "tests/data/hold_unhold.recv",
-                   "deploy/prometheus/acd-alerts.yml"):
+                   "deploy/prometheus/acd-alerts.yml", "deploy/systemd/acd.service",
+                   "deploy/systemd/acd.sysusers", "CHANGELOG.md", "docs/operations.md",
+                   "tests/data/callcenter/stock.conf.xml"):
         assert needed in names, f"{needed} missing from the sdist"
     assert not any("__pycache__" in n or n.startswith("bench/results") for n in names)
 
@@ -85,6 +87,13 @@ def test_the_wheel_holds_every_package_file(built):
     missing = [f for f in _package_files() if f not in names]
     assert not missing, f"package files missing from the wheel: {missing}"
     assert not any(n.startswith("tests/") for n in names)
+    # what is there but not tracked counts too: Lua scripts in any subfolder, and the desktop's
+    # static files with the softphone's bundle (git-ignored, made by make softphone)
+    present = [str(p.relative_to(ROOT)) for folder in ("acd/store/lua", "acd/http/static")
+               for p in (ROOT / folder).rglob("*") if p.is_file()]
+    assert any("/lua/cti/" in f for f in present) and any("/static/" in f for f in present)
+    missing = [f for f in present if f not in names]
+    assert not missing, f"Lua scripts or static files missing from the wheel: {missing}"
 
 
 def test_installed_acd_runs_outside_the_source_tree(installed, redis_server):
@@ -95,7 +104,15 @@ def test_installed_acd_runs_outside_the_source_tree(installed, redis_server):
                  cwd=home).stdout.strip()
     assert str(ROOT) not in where and str(venv) in where, where
     version = _run(acd, "--version", cwd=home).stdout.strip()
-    assert version.startswith("acd ") and version.split()[1][0].isdigit()
+    tree = _run(sys.executable, "-c", "import acd; print(acd.__version__)", cwd=ROOT).stdout
+    assert version == f"acd {tree.strip()}"
+    assert f"## [{tree.strip()}]" in (ROOT / "CHANGELOG.md").read_text()
+
+    imported = _run(acd, "import-callcenter", ROOT / "tests/data/callcenter/stock_examples.conf.xml",
+                    cwd=home)
+    (home / "imported.yaml").write_text(imported.stdout)
+    assert "1000@default" in imported.stdout
+    _run(acd, "check-config", "imported.yaml", cwd=home)
 
     doc = (ROOT / "docs" / "config.md").read_text()
     example = doc.split("## Example", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
@@ -129,9 +146,11 @@ def test_installed_acd_runs_outside_the_source_tree(installed, redis_server):
         health = _wait_healthy(http_port, daemon)
         assert health["status"] == "ok" and health["checks"]["esl"]["ok"], health
         # the desktop's static files, from the installed package
-        for path, wanted in (("/", b"agent desktop"), ("/wallboard", b"wallboard"),
-                             ("/static/desktop.js", b"call.offered"),
-                             ("/static/acd.css", b"--accent")):
+        pages = [("/", b"agent desktop"), ("/wallboard", b"wallboard"),
+                 ("/static/desktop.js", b"call.offered"), ("/static/acd.css", b"--accent")]
+        if (ROOT / "acd/http/static/vendor/jssip.min.js").exists():   # make softphone ran
+            pages.append(("/static/vendor/jssip.min.js", b"JsSIP"))
+        for path, wanted in pages:
             with urllib.request.urlopen(f"http://127.0.0.1:{http_port}{path}", timeout=5) as r:
                 assert r.status == 200 and wanted in r.read(), path
     finally:
