@@ -108,8 +108,8 @@ def test_installed_acd_runs_outside_the_source_tree(installed, redis_server):
     assert version == f"acd {tree.strip()}"
     assert f"## [{tree.strip()}]" in (ROOT / "CHANGELOG.md").read_text()
 
-    imported = _run(acd, "import-callcenter", ROOT / "tests/data/callcenter/stock_examples.conf.xml",
-                    cwd=home)
+    stock = ROOT / "tests" / "data" / "callcenter" / "stock_examples.conf.xml"
+    imported = _run(acd, "import-callcenter", stock, cwd=home)
     (home / "imported.yaml").write_text(imported.stdout)
     assert "1000@default" in imported.stdout
     _run(acd, "check-config", "imported.yaml", cwd=home)
