@@ -43,6 +43,7 @@ class Systemd:
         self._socket = None
         self._last_ping = None
         self._status = None
+        self._failing = False
         self.ready_sent = False
 
     @property
@@ -56,11 +57,15 @@ class Systemd:
         try:
             if self._socket is None:
                 self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                self._socket.setblocking(False)   # a full socket must never stall the loop
             self._socket.sendto("\n".join(lines).encode(), self.address)
-            return True
         except OSError as exc:
-            log.warning("systemd notification %s not sent: %s", lines[0].split("=")[0], exc)
+            if not self._failing:                 # said once per failing stretch, not per tick
+                log.warning("systemd notification %s not sent: %s", lines[0].split("=")[0], exc)
+            self._failing = True
             return False
+        self._failing = False
+        return True
 
     # -- from the daemon's loop ---------------------------------------------------------------
 
