@@ -83,7 +83,8 @@ class Router(OfferResults, Transfers, QueueTimers):
         self.leg_causes = {}        # agent leg uuid -> hangup cause seen on its CHANNEL_HANGUP
         self.unstaffed_queues = set()  # queues that sent a caller away for lack of agents
         self.ignored = set()        # uuids of parked calls meant for another deployment
-        self.selection = Selection(config, store, owner, LEASE)
+        self.selection = Selection(config, store, owner, LEASE, deferred=lambda queue: self._observe(
+            "order-deferred", None, "-", {"queue": queue}))
         self.waiting = Waiting()
         self.next_renew = 0.0
         self.next_alive = 0.0

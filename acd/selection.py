@@ -55,13 +55,14 @@ class Choice:
 
 
 class Selection:
-    def __init__(self, config, store, owner, lease):
+    def __init__(self, config, store, owner, lease, deferred=lambda queue: None):
+        """``deferred(queue)``: told when a free agent was left to another daemon's caller."""
+        self.deferred = deferred
         self.config = config
         self.store = store
         self.owner = owner
         self.lease = lease
         self.peeked = None
-        self.behind = 0  # reservations refused: another daemon's caller was ahead (a counter)
 
     @staticmethod
     def ordered(queue):
@@ -118,7 +119,7 @@ class Selection:
                     call, queue, Choice(agent, score, qualified, exact, step, requirements), now,
                     ordered)
                 if choice is BEHIND:
-                    self.behind += 1
+                    self.deferred(queue.name)
                     return None  # another daemon's caller is first: it was woken to take it
                 if choice is not None:
                     return choice

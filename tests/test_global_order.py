@@ -41,6 +41,9 @@ def test_a_freed_agent_goes_to_the_longest_waiting_caller_on_the_other_host(host
     assert b.bridged(first) == "2001"
     a.drain()
     assert not [e for e in a.seen if e.name == "CHANNEL_BRIDGE"], "host A's newer caller won"
+    deferred = a.daemons[0].metrics.registry.get_sample_value(
+        "acd_queue_order_deferrals_total", {"queue": "support"})
+    assert deferred and deferred >= 1   # host A's metric: it left the agent to host B's caller
     b.hangup(first)
     assert a.bridged(second) == "2001"
 
