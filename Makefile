@@ -122,13 +122,15 @@ demo: venv redis-server softphone
 
 # The ESL parser bench, then a representative `acd bench` run (load test with 10,000 agents at
 # 100 and 300 calls/s plus 2,000 waiting callers, simulator ceiling, selection cost up to 100,000
-# agents). JSON under bench/results/. Override with BENCH_ARGS='--duration 60' (or ACD_BENCH_*).
+# agents), then one queue order across two FreeSWITCH hosts (bench/bench_hosts.py). JSON under
+# bench/results/. Override with BENCH_ARGS='--duration 60' (or ACD_BENCH_*).
 BENCH_ARGS ?=
 bench: venv redis-server
 	@mkdir -p bench/results
 	$(PY) bench/bench_parser.py --json bench/results/parser.json
 	$(VENV)/bin/acd bench --agents 10000 --rate 100,300 --duration 30 --waiting 2000 \
 	  --json bench/results/acd-bench.json $(BENCH_ARGS)
+	$(PY) bench/bench_hosts.py --calls 1000 --rate 5 --agents 10 --json bench/results/hosts.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info web/node_modules acd/http/static/vendor

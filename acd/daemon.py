@@ -36,6 +36,7 @@ from acd.router import Router
 from acd.service import Service
 from acd.store import Store, TierRef
 from acd.store.recording import RecordingStore
+from acd.wakeups import Wakeups
 
 log = logging.getLogger("acd.daemon")
 
@@ -115,6 +116,8 @@ class Daemon:
         if self.metrics is not None:
             self.metrics.bind(self)
             self.service.metrics = self.metrics
+        self.wakeups = Wakeups(self.store, self.owner,
+                               lambda queue: self.post(self.router.woken, queue))
         self.http_enabled = http
         self.http = None
         self.needs_resync = False
@@ -176,6 +179,7 @@ class Daemon:
             self.esl.register_handle(name, self._on_event)
         self.esl.subscribe(*events)
         self._greenlets = [gevent.spawn(self._loop), gevent.spawn(self._ticker)]
+        self.wakeups.start()
         if self.webhooks is not None:
             self.webhooks.start()
         if self.http_enabled:
@@ -190,6 +194,11 @@ class Daemon:
 
     def stop(self):
         self._stopped.set()
+        self.wakeups.stop()
+        try:
+            self.store.mark_gone(self.owner)  # its callers stop holding other daemons' order
+        except redis.RedisError:
+            pass
         self.esl.stop()
         if self.http is not None:
             self.http.stop(timeout=1)

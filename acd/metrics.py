@@ -95,6 +95,10 @@ class Metrics:
             "acd_recordings", "Recordings by outcome: recorded (started), revoked, deleted, or "
             "why a conversation was not recorded (caller-declined, agent-no-consent, ...)",
             ["queue", "result"], registry=r)
+        m["order_deferred"] = Counter(
+            "acd_queue_order_deferrals", "Agents this daemon left to a longer-waiting caller of "
+            "another daemon (one queue order across FreeSWITCH hosts; docs/redis.md)", ["queue"],
+            registry=r)
         m["ignored"] = Counter("acd_calls_ignored", "Parked calls left alone because they are "
                                "meant for another deployment (acd_instance)", ["reason"],
                                registry=r)
@@ -151,6 +155,9 @@ class Metrics:
             self._talk(call, agent, details)
         elif what.startswith("recording-"):
             self._recording(what, details)
+        elif what == "order-deferred":
+            self.m["order_deferred"].labels(details.get("queue", "")).inc()
+            return
         elif what == "ignored":
             self.m["ignored"].labels(details.get("reason", "other-instance")).inc()
         elif what == "crm-lookup":

@@ -83,6 +83,8 @@ class Recovery:
             self.router.legs[leg] = (uuid, call.agent)
         self.router.calls[uuid] = call
         call.attach(self.router.waiting)
+        if call.state is CallState.WAITING:
+            self.router.ready_again(call)
         self.router._schedule_announcements(call, now)
         self.router._schedule_relax(call, now)
         self.router._decide("resume", call, call.agent or "-", state=call.state.value,

@@ -50,6 +50,9 @@ decisions = logging.getLogger("acd.decisions")
 #: Seconds a reservation or call lease lasts; renewed every RENEW_EVERY s while the call lives.
 LEASE = 30.0
 RENEW_EVERY = LEASE / 6
+#: Global order: a daemon marks itself alive for ALIVE_FOR seconds, every ALIVE_EVERY seconds
+#: (a dead daemon's callers stop holding the queue's order after at most ALIVE_FOR).
+ALIVE_FOR, ALIVE_EVERY = 3.0, 1.0
 #: Candidates read together with a caller's enqueue (a plain queue's arrival: one round trip less).
 PEEK = 4
 #: A ring-progressively leg rings at most this many ring timeouts.
@@ -80,9 +83,11 @@ class Router(OfferResults, Transfers, QueueTimers):
         self.leg_causes = {}        # agent leg uuid -> hangup cause seen on its CHANNEL_HANGUP
         self.unstaffed_queues = set()  # queues that sent a caller away for lack of agents
         self.ignored = set()        # uuids of parked calls meant for another deployment
-        self.selection = Selection(config, store, owner, LEASE)
+        self.selection = Selection(config, store, owner, LEASE, deferred=lambda queue: self._observe(
+            "order-deferred", None, "-", {"queue": queue}))
         self.waiting = Waiting()
         self.next_renew = 0.0
+        self.next_alive = 0.0
         self.lease = LEASE
         self.outbound = None        # acd.outbound.Outbound, set by the daemon (click-to-dial)
         self.recordings = None      # acd.recording.Recordings, set by the daemon
@@ -203,7 +208,8 @@ class Router(OfferResults, Transfers, QueueTimers):
                      or queue.strategy in ("skills", "random", "ring-all"))
         position, enqueued_at, queue_since, peeked = self.store.enqueue_placed(
             uuid, queue.name, priority, now, peek=PEEK if plain else 0, owner=self.owner,
-            enqueued_at=place, caller_number=caller_number, caller_name=caller_name, **extra)
+            ordered=not (skills or agent) and self.ordered(queue.name), enqueued_at=place,
+            caller_number=caller_number, caller_name=caller_name, **extra)
         call = QueueCall(uuid, queue.name, enqueued_at, priority, caller_number, caller_name,
                          queue_since)
         call.skills, call.only_agent, call.data = skills or "", agent, dict(data or {})
@@ -222,6 +228,27 @@ class Router(OfferResults, Transfers, QueueTimers):
             self.selection.peeked = None
         self._timed("call_arrived", started)
         return call
+
+    def ordered(self, queue_name):
+        """The queue keeps one order across daemons (acd.core.model.one_order)."""
+        return self.selection.ordered(self.config.queue(queue_name))
+
+    def ready_again(self, call):
+        """``call`` holds no offer any more: it may hold other daemons' callers back again."""
+        if not (call.skills or call.only_agent) and self.ordered(call.queue):
+            self.store.ready_again(call.uuid, call.queue, self.owner)
+
+    def wake(self, queues):
+        """An agent may be free in ``queues``: if another daemon's caller is first in one of
+        them, that daemon is woken to offer it (global order; else it would wait for its tick)."""
+        queues = [q for q in queues if self.ordered(q)]
+        if queues:
+            self.store.wake(queues, self.owner, self.clock())
+
+    def woken(self, queue_name):
+        """Another daemon found an agent free while our caller is first in ``queue_name``."""
+        if self.config.has_queue(queue_name):
+            self.dispatch([queue_name])
 
     def _unknown_queue(self, uuid, queue_name):
         """A call for this deployment that names no configured queue: ``unknown-queue``."""
@@ -452,7 +479,9 @@ class Router(OfferResults, Transfers, QueueTimers):
                      talk=round(now - (call.answered_at or now), 3), agent_state=state,
                      **({"cause": cause} if cause else {}))
         self._finish(call, Result.ANSWERED, now)
-        self.dispatch(self._queues_of(call.agent))
+        queues = self._queues_of(call.agent)
+        self.dispatch(queues)
+        self.wake(queues)
         self._timed("agent_freed", started)
 
     def _finish(self, call, result, now):
@@ -477,6 +506,9 @@ class Router(OfferResults, Transfers, QueueTimers):
         if now >= self.next_renew:
             self.store.renew(sorted(mine), now, LEASE)
             self.next_renew = now + RENEW_EVERY
+        if now >= self.next_alive:
+            self.store.mark_alive(self.owner, now + ALIVE_FOR)
+            self.next_alive = now + ALIVE_EVERY
         for agent_id, call_uuid in self.store.expired_leases(now):
             if agent_id in mine:  # ours and alive: renew it now
                 self.store.renew([agent_id], now, LEASE)
@@ -488,6 +520,7 @@ class Router(OfferResults, Transfers, QueueTimers):
         self.window.tick(now, len(self.in_flight))
         self.dispatch()
         if ready:
+            self.wake({q for agent_id in ready for q in self._queues_of(agent_id)})
             self._timed("agent_freed", started)
         return ready
 

@@ -97,10 +97,10 @@ class OfferResults:
             queues.add(call.queue)
         self.dispatch(queues)
 
-    @staticmethod
-    def _back_to_waiting(call):
+    def _back_to_waiting(self, call):
         if call is not None and call.state is CallState.OFFERING and not call.offers:
             call.state = CallState.WAITING
+            self.ready_again(call)
 
     def _settle_offer(self, call_uuid, call, leg, agent_id, outcome, now, cause):
         self.legs.pop(leg, None)

@@ -39,6 +39,7 @@ class QueueTimers:
         call.no_agent_since = None
         if not call.offers:
             call.state = CallState.WAITING
+            self.ready_again(call)
         self._schedule_announcements(call, now)
         self._schedule_relax(call, now)
         self._moh(call)

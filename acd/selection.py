@@ -25,6 +25,7 @@ import logging
 import uuid as uuidlib
 
 from acd.core import skills as sk
+from acd.core.model import one_order
 
 log = logging.getLogger("acd.selection")
 
@@ -36,6 +37,10 @@ RING_ALL_MAX = 100
 RESERVE_ATTEMPTS = 3
 #: How many passed-over agents an explanation names.
 EXPLAIN_SKIPPED = 5
+
+
+#: _reserve's answer when a caller of another daemon is ahead in a queue with one order.
+BEHIND = object()
 
 
 class Choice:
@@ -50,12 +55,19 @@ class Choice:
 
 
 class Selection:
-    def __init__(self, config, store, owner, lease):
+    def __init__(self, config, store, owner, lease, deferred=lambda queue: None):
+        """``deferred(queue)``: told when a free agent was left to another daemon's caller."""
+        self.deferred = deferred
         self.config = config
         self.store = store
         self.owner = owner
         self.lease = lease
         self.peeked = None
+
+    @staticmethod
+    def ordered(queue):
+        """The queue keeps one order across daemons (acd.core.model.one_order)."""
+        return one_order(queue.strategy, queue.tier_rules_apply, queue.requirements, queue.relax)
 
     # -- requirements -------------------------------------------------------------------------
 
@@ -98,12 +110,17 @@ class Selection:
             return self._reserve(call, queue, Choice(call.only_agent, qualified=1), now)
         step, requirements = self.requirements(call, queue, now)
         lost = set()  # reserved by another call or daemon between the search and the reservation
+        ordered = self.ordered(queue)
         for _ in range(RESERVE_ATTEMPTS):
             busy = call.tried | set(call.offers.values()) | lost
             found, qualified, exact = self._search(call, queue, level, requirements, busy)
             for agent, score in found:
                 choice = self._reserve(
-                    call, queue, Choice(agent, score, qualified, exact, step, requirements), now)
+                    call, queue, Choice(agent, score, qualified, exact, step, requirements), now,
+                    ordered)
+                if choice is BEHIND:
+                    self.deferred(queue.name)
+                    return None  # another daemon's caller is first: it was woken to take it
                 if choice is not None:
                     return choice
                 lost.add(agent)
@@ -117,16 +134,18 @@ class Selection:
             call.tried.clear()
         return None
 
-    def _reserve(self, call, queue, choice, now):
+    def _reserve(self, call, queue, choice, now, ordered=False):
         """Reserve ``choice.agent`` ringing on a new leg, its explanation recorded in the same
-        step; the choice (with ``leg`` and ``short``, the log line's form) or None."""
+        step; the choice (with ``leg`` and ``short``, the log line's form), None, or BEHIND
+        (``ordered``: a caller of another daemon is ahead in the queue)."""
         choice.leg = str(uuidlib.uuid4())
         entry, choice.short = self.explain(call, queue, choice, now)
         entry["leg"] = choice.leg
-        if self.store.reserve(choice.agent, call.uuid, queue.name, self.owner, now, self.lease,
-                              choice.leg, entry):
-            return choice
-        return None
+        got = self.store.reserve(choice.agent, call.uuid, queue.name, self.owner, now, self.lease,
+                                 choice.leg, entry, ordered=ordered)
+        if got is None:
+            return BEHIND
+        return choice if got else None
 
     def _search(self, call, queue, level, requirements, busy):
         """[(agent, score)] best first, qualified count, exact."""

@@ -113,6 +113,16 @@ def ringing_mode(strategy):
     return STRATEGIES[strategy]
 
 
+def one_order(strategy, tier_rules_apply, requirements, relax):
+    """True when every caller of such a queue may take any of its agents, one at a time: the
+    queue keeps one order across daemons (the best-scored caller, on whichever FreeSWITCH host,
+    gets the next free agent). Not for ring-all / ring-progressively (several offers per
+    caller), tier rules (a caller reaches levels as it waits) or skill requirements (a caller
+    may take only some agents): those queues keep each daemon's own order (docs/redis.md)."""
+    return (ringing_mode(strategy) == SINGLE and strategy != "skills" and not tier_rules_apply
+            and not requirements and not relax)
+
+
 def caller_score(enqueued_at, priority):
     """Lower is served first: waiting time plus priority (in seconds)."""
     return enqueued_at - priority

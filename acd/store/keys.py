@@ -12,6 +12,15 @@ key                                    type    holds
                                                scored by the queue's strategy (lowest first)
 ``acd:queue:{q}:callers``              zset    calls waiting in q, scored enqueued_at - priority
 ``acd:queue:{q}:offers``               hash    agent id -> last offer time (round-robin)
+``acd:queue:{q}:ready``                zset    callers of q who hold no offer and may take any
+                                               agent of q (global order across daemons), scored
+                                               as in callers
+``acd:queue:{q}:nudged``               hash    call uuid -> when another daemon first waited for
+                                               it (global order: a caller who does not take an
+                                               agent within the grace stops holding others back)
+``acd:ready-owners``                   hash    call uuid in a ready zset -> its owner daemon
+``acd:daemons:alive``                  hash    owner daemon -> until when it is alive (renewed
+                                               each second; global order ignores dead owners)
 ``acd:call:{uuid}``                    hash    one waiting/offered/bridged call
 ``acd:calls``                          zset    every live call uuid, scored by enqueued_at
 ``acd:pending``                        zset    agents in wrap-up or a delay, scored by ready_at
@@ -87,6 +96,10 @@ class Keys:
         self.api_tokens = f"{prefix}:auth:tokens"
         self.recording_audit = f"{prefix}:recording-audit"
         self.recordings = f"{prefix}:recordings"
+        self.ready_owners = f"{prefix}:ready-owners"
+        self.alive = f"{prefix}:daemons:alive"
+        #: pub/sub channel prefix: a daemon listens on wake + its owner id (global order)
+        self.wake = f"{prefix}:wake:"
 
     @staticmethod
     def _id(value):
@@ -112,6 +125,12 @@ class Keys:
 
     def offers(self, queue):
         return f"{self.prefix}:queue:{self._id(queue)}:offers"
+
+    def ready(self, queue):
+        return f"{self.prefix}:queue:{self._id(queue)}:ready"
+
+    def nudged(self, queue):
+        return f"{self.prefix}:queue:{self._id(queue)}:nudged"
 
     def abandoned(self, queue, caller_number):
         return f"{self.prefix}:queue:{self._id(queue)}:abandoned:{self._id(caller_number)}"

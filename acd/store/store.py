@@ -38,6 +38,11 @@ _FLOAT_FIELDS = ("talk_time", "idle_since", "ready_at", "lease_until", "answered
                  "offered_at", "wrap_up_time", "reject_delay_time", "busy_delay_time",
                  "no_answer_delay_time", "last_call_end", "status_since")
 LEVEL = 10 ** 13  # must match lua/_score.lua
+#: Global order: seconds a caller of another daemon, ahead in the queue, holds others back
+#: without taking an agent (its daemon stuck or its originate window full) before it is passed.
+ORDER_GRACE = 2.0
+#: Global order: ready callers ahead looked at by one reservation at most.
+ORDER_AHEAD = 16
 #: Agents per pipelined round trip when syncing the config into Redis.
 SYNC_CHUNK = 500
 #: Seconds a call's routing explanation is kept after its last offer.
@@ -255,19 +260,52 @@ class Store(SkillIndex):
         high = "+inf" if max_level is None else f"({(int(max_level) + 1) * LEVEL}"
         return self.redis.zcount(self.keys.avail(queue), "-inf", high)
 
-    def reserve(self, agent_id, call_uuid, queue, owner, now, lease, leg="", explanation=None):
+    def reserve(self, agent_id, call_uuid, queue, owner, now, lease, leg="", explanation=None,
+                ordered=False):
         """Atomically reserve an offerable agent for ``call_uuid``; False if it is not offerable
         (taken by another call or daemon, changed status, in a delay). With ``leg`` the agent is
         ringing on that leg at once, and ``explanation`` (a JSON-ready dict) is appended to the
-        call's routing record (:meth:`routing`) in the same step."""
+        call's routing record (:meth:`routing`) in the same step. ``ordered``: the queue keeps
+        one order across daemons; None (not False) when a caller of another daemon is ahead
+        and may take the agent (that daemon is woken to offer it: reserve.lua)."""
         tiers = self.tiers_of(agent_id)
-        return bool(self._scripts["reserve"](
+        got = self._scripts["reserve"](
             keys=[self.keys.agent(agent_id), self.keys.leases, self.keys.pending,
                   self.keys.offers(queue), self.keys.routing(call_uuid)]
-            + [self.keys.avail(t.queue) for t in tiers],
+            + [self.keys.avail(t.queue) for t in tiers]
+            + [self.keys.callers(queue), self.keys.ready(queue), self.keys.nudged(queue),
+               self.keys.ready_owners, self.keys.alive],
             args=[agent_id, call_uuid, owner, now, now + lease, len(tiers), leg,
                   "" if explanation is None else json.dumps(explanation, sort_keys=True),
-                  ROUTING_KEEP]))
+                  ROUTING_KEEP, "1" if ordered else "", ORDER_GRACE, ORDER_AHEAD,
+                  self.keys.wake, queue])
+        return None if int(got) < 0 else bool(got)
+
+    # -- one order across daemons (reserve.lua, docs/redis.md "One queue order") ---------------
+
+    def ready_again(self, call_uuid, queue, owner):
+        """The caller holds no offer any more: back in ``queue``'s ready zset at its place."""
+        return bool(self._scripts["ready"](
+            keys=[self.keys.callers(queue), self.keys.ready(queue), self.keys.ready_owners],
+            args=[call_uuid, owner]))
+
+    def mark_alive(self, owner, until):
+        """``owner`` is alive until ``until`` (its callers hold the global order until then)."""
+        self.redis.hset(self.keys.alive, owner, until)
+
+    def mark_gone(self, owner):
+        self.redis.hdel(self.keys.alive, owner)
+
+    def wake(self, queues, owner, now):
+        """Wake the daemon of each queue's first ready caller (if another live one) when the
+        queue has an agent free; how many were woken."""
+        queues = list(queues)
+        if not queues:
+            return 0
+        keys = [self.keys.ready_owners, self.keys.alive]
+        for queue in queues:
+            keys += [self.keys.avail(queue), self.keys.ready(queue)]
+        return int(self._scripts["wake"](keys=keys, args=[owner, now, self.keys.wake] + queues))
 
     def claim_outbound(self, agent_id, call_uuid, owner, now, lease, number=""):
         """The agent starts an outbound call on its leg ``call_uuid`` (click-to-dial): ringing at
@@ -336,17 +374,20 @@ class Store(SkillIndex):
         position. ``fields``: caller_number, caller_name, owner, ... (strings/numbers)."""
         return self.enqueue_placed(call_uuid, queue, priority, now, **fields)[0]
 
-    def enqueue_placed(self, call_uuid, queue, priority, now, peek=0, **fields):
+    def enqueue_placed(self, call_uuid, queue, priority, now, peek=0, ordered=False, **fields):
         """:meth:`enqueue`, returning (position, enqueued_at, queue_since, peeked) as Redis holds
         them (a call already queued keeps its place: a restart, a repeated event). ``peek`` > 0:
         the same round trip also reads :meth:`counted_candidates` of the queue (``peeked``),
-        so a caller who finds an agent free costs one round trip less."""
+        so a caller who finds an agent free costs one round trip less. ``ordered``: the caller
+        may take any agent of the queue (it joins the queue's ready zset: global order)."""
         enqueued_at = float(fields.pop("enqueued_at", now))
         fields.update(queue=queue, priority=priority, state=fields.get("state", "waiting"))
         pipe = self.redis.pipeline(transaction=False)
         self._scripts["enqueue"](
-            keys=[self.keys.call(call_uuid), self.keys.callers(queue), self.keys.calls],
-            args=[call_uuid, enqueued_at - float(priority), enqueued_at, json.dumps(fields)],
+            keys=[self.keys.call(call_uuid), self.keys.callers(queue), self.keys.calls,
+                  self.keys.ready(queue), self.keys.ready_owners],
+            args=[call_uuid, enqueued_at - float(priority), enqueued_at, json.dumps(fields),
+                  "1" if ordered else "", fields.get("owner", "")],
             client=pipe)
         if peek:
             self.counted_candidates(queue, None, peek, pipe)
@@ -374,6 +415,7 @@ class Store(SkillIndex):
     def move_call(self, call_uuid, old_queue, new_queue, now, priority=0):
         """Overflow: the call leaves ``old_queue`` and waits in ``new_queue`` from ``now``."""
         pipe = self.redis.pipeline()
+        self._unready(pipe, call_uuid, old_queue)
         pipe.zrem(self.keys.callers(old_queue), call_uuid)
         pipe.zadd(self.keys.callers(new_queue), {call_uuid: now - float(priority)})
         pipe.hset(self.keys.call(call_uuid), mapping={"queue": new_queue, "state": "waiting",
@@ -386,11 +428,20 @@ class Store(SkillIndex):
         pipe.delete(self.keys.call(call_uuid))
         pipe.zrem(self.keys.callers(queue), call_uuid)
         pipe.zrem(self.keys.calls, call_uuid)
+        self._unready(pipe, call_uuid, queue)
         pipe.execute()
 
     def leave_queue(self, call_uuid, queue):
         """The call stops waiting (bridged to an agent) but is still live."""
-        self.redis.zrem(self.keys.callers(queue), call_uuid)
+        pipe = self.redis.pipeline()
+        pipe.zrem(self.keys.callers(queue), call_uuid)
+        self._unready(pipe, call_uuid, queue)
+        pipe.execute()
+
+    def _unready(self, pipe, call_uuid, queue):
+        pipe.zrem(self.keys.ready(queue), call_uuid)
+        pipe.hdel(self.keys.ready_owners, call_uuid)
+        pipe.hdel(self.keys.nudged(queue), call_uuid)
 
     def position(self, call_uuid, queue):
         rank = self.redis.zrank(self.keys.callers(queue), call_uuid)
