@@ -118,6 +118,7 @@ class Reconfigure:
         config = self._keep_restart_only(old, config)
         changes = diff(old, config)
         self._swap(config)
+        self._subscribe(old, config)
         self.daemon.sync_agents()
         self.daemon.router.dispatch([queue.name for queue in config.queues])
         return changes
@@ -137,6 +138,15 @@ class Reconfigure:
             if isinstance(calls, QueueCalls):
                 calls.wrap_up_of = wrap_up_lookup(new)
         daemon.service.config = new
+
+    def _subscribe(self, old, new):
+        """The IVR's events when the new config is the first to have menus or schedules."""
+        from acd.daemon import events_for
+        added = [name for name in events_for(new) if name not in events_for(old)]
+        for name in added:
+            self.daemon.esl.register_handle(name, self.daemon._on_event)
+        if added:
+            self.daemon.esl.subscribe(*added)
 
     def _keep_restart_only(self, old, new):
         kept = {}
