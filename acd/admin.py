@@ -231,5 +231,5 @@ def _hashed(fields):
     password = fields.pop(ov.AGENT_PASSWORD)
     if not isinstance(password, str) or not password:
         raise AdminError(422, "password: expected a non-empty string")
-    fields["password-hash"] = passwords.hash_password(password)
+    fields["password-hash"] = passwords.hash_off_loop(password)
     return fields
