@@ -75,7 +75,7 @@ class Admin:
         def entries(overlay):
             entry = dict(overlay.get(ov.agent_entry(agent_id)) or {})
             entry.pop("deleted", None)
-            entry["fields"] = dict(entry.get("fields") or {}, **fields)
+            entry["fields"] = _patched(entry.get("fields"), fields)
             return {ov.agent_entry(agent_id): entry}
 
         self._commit(entries, by)
@@ -119,7 +119,7 @@ class Admin:
 
         def entries(overlay):
             entry = overlay.get(ov.queue_entry(name)) or {}
-            return {ov.queue_entry(name): {"fields": dict(entry.get("fields") or {}, **body)}}
+            return {ov.queue_entry(name): {"fields": _patched(entry.get("fields"), body)}}
 
         self._commit(entries, by)
         return self.service.queue_view(name)
@@ -140,8 +140,7 @@ class Admin:
 
         def entries(overlay):
             entry = {} if create else overlay.get(ov.tier_entry(name, agent_id)) or {}
-            return {ov.tier_entry(name, agent_id):
-                    {"fields": dict(entry.get("fields") or {}, **body)}}
+            return {ov.tier_entry(name, agent_id): {"fields": _patched(entry.get("fields"), body)}}
 
         self._commit(entries, by)
         return self.tier_view(name, agent_id)
@@ -220,6 +219,12 @@ def _object(body, empty=True):
         raise AdminError(400, "expected a JSON object of acd.yaml keys" +
                          ("" if empty else " (at least one)"))
     return body
+
+
+def _patched(fields, change):
+    """An entry's fields with ``change``; a null drops a key (the file's value counts again)."""
+    fields = dict(fields or {}, **change)
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 def _hashed(fields):

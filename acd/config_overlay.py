@@ -8,8 +8,9 @@ The file seeds; the admin API changes. A change made over the API is one *entry*
 * ``agent:ID`` -- ``{"fields": {yaml key: value}}`` (a PATCH: those keys win over the file's),
   ``{"fields": {...}, "replace": true}`` (a POST: the whole agent) or ``{"deleted": true}``;
 * ``tier:QUEUE:AGENT`` -- ``{"fields": {"level": .., "position": ..}}`` or ``{"deleted": true}``;
-* ``queue:NAME`` -- ``{"fields": {yaml key: value}}`` (queue parameters; null: back to the file's
-  value or the default).
+* ``queue:NAME`` -- ``{"fields": {yaml key: value}}`` (queue parameters).
+
+A null in a change over the API drops that key from the entry: the file's value counts again.
 
 :func:`merge` applies the entries to the file's YAML-shaped mapping, and the daemon's effective
 configuration is ``acd.config.parse_config`` of the result: a run-time change obeys literally the
@@ -90,14 +91,13 @@ def _merge_agents(agents, overlay):
             if at is not None:
                 result[at] = None
             continue
-        fields = dict(entry.get("fields") or {})
+        fields = {k: v for k, v in (entry.get("fields") or {}).items() if v is not None}
         if entry.get("replace"):
             item = dict(fields, id=agent_id)
         elif at is not None and result[at] is not None:
             item = dict(result[at], **fields)
         else:
             continue          # a patch of an agent the file no longer has
-        item = {k: v for k, v in item.items() if v is not None}
         if at is None:
             by_id[agent_id] = len(result)
             result.append(item)
@@ -109,13 +109,7 @@ def _merge_agents(agents, overlay):
 def _merge_queue(queue, overlay, agent_ids):
     name = str(_plain(queue.get("name")))
     fields = (overlay.get(queue_entry(name)) or {}).get("fields") or {}
-    for key, value in fields.items():
-        if key in QUEUE_FIXED:
-            continue
-        if value is None:
-            queue.pop(key, None)
-        else:
-            queue[key] = value
+    queue.update({k: v for k, v in fields.items() if k not in QUEUE_FIXED and v is not None})
     tiers = [t for t in queue.get("tiers") or [] if isinstance(t, dict)]
     tiers = [t for t in tiers if str(_plain(t.get("agent"))) in agent_ids]
     at = {str(_plain(t.get("agent"))): i for i, t in enumerate(tiers)}

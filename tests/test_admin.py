@@ -151,3 +151,26 @@ def test_non_admins_may_not_change_anything(cti_factory):
                          token=None).status == 401
     assert admin.request("PATCH", "/api/v1/agents/2001", {"name": "x"},
                          token=ADMIN).status == 200
+
+
+def test_a_queue_parameter_changed_on_one_daemon_is_used_by_the_next_offer_of_another(
+        cti_factory):
+    world = cti_factory({"support": {"tiers": ["2001"], "ring-timeout": 2}})
+    first, admin = world.daemon()
+    second, other = world.daemon()
+    stream = other.stream()
+    patched = admin.request("PATCH", "/api/v1/queues/support", {"ring-timeout": 7})
+    assert patched.status == 200, patched
+    update = events_of(stream, "queue.updated")["data"]
+    assert (update["queue"], update["agent"], update["change"], update["fields"]) == (
+        "support", None, "changed", ["ring-timeout"])
+    first.stop()
+    with gevent.Timeout(5, AssertionError("the second daemon kept the old ring-timeout")):
+        while second.config.queue("support").ring_timeout != 7:
+            gevent.sleep(0.05)
+    world.call("support")
+    assert events_of(stream, "call.offered")["data"]["ring_timeout"] == 7
+    # null returns a key to the file's value
+    assert other.request("PATCH", "/api/v1/queues/support",
+                         {"ring-timeout": None}).status == 200
+    assert second.config.queue("support").ring_timeout == 2
