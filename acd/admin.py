@@ -88,8 +88,7 @@ class Admin:
         self._not_busy(agent_id, " (it is logged out now)")
 
         def entries(overlay):
-            prefix = ov.tier_entry("", "")
-            drop = {name: None for name in overlay if name.startswith(prefix)
+            drop = {name: None for name in overlay if name.startswith(ov.TIER + ov.SEPARATOR)
                     and name.endswith(ov.SEPARATOR + agent_id)}
             return dict(drop, **{ov.agent_entry(agent_id): {"deleted": True}})
 

@@ -32,6 +32,7 @@ AGENT_PASSWORD = "password"
 #: Queue keys the API does not change here (the name; tiers have their own endpoints).
 QUEUE_FIXED = ("name", "tiers")
 SEPARATOR = ":"      # ids and names never hold a colon (acd.config_queues.NAME)
+TIER = "tier"
 
 
 def agent_entry(agent_id):
@@ -39,7 +40,7 @@ def agent_entry(agent_id):
 
 
 def tier_entry(queue, agent_id):
-    return f"tier{SEPARATOR}{queue}{SEPARATOR}{agent_id}"
+    return f"{TIER}{SEPARATOR}{queue}{SEPARATOR}{agent_id}"
 
 
 def queue_entry(name):

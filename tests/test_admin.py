@@ -104,12 +104,19 @@ def test_delete_refuses_an_agent_in_a_call_and_logs_out_one_that_is_not(cti_fact
     assert busy.status == 409 and "in-call" in busy.json["error"]
     assert daemon.config.has_agent("2001")
     admin.put("/api/v1/agents/2002/status", {"status": "available"})
+    assert admin.request("PATCH", "/api/v1/queues/support/tiers/2002",
+                         {"level": 3}).status == 200
     gone = admin.request("DELETE", "/api/v1/agents/2002")
     assert gone.status == 200 and gone.json == {"agent": "2002", "removed": True}
     assert world.agent("2002")["status"] == "logged-out"
     assert admin.get("/api/v1/agents/2002").status == 404
     assert [t["id"] for t in admin.get("/api/v1/queues/support").json["tiers"]] == ["2001"]
     assert admin.request("DELETE", "/api/v1/agents/2002").status == 404
+    # added again, it starts without the run-time tiers it had (the file's come back)
+    assert admin.post("/api/v1/queues/support/tiers/2002", {}).status == 404
+    assert admin.post("/api/v1/agents", {"id": "2002", "contact": "user/2002"}).status == 201
+    assert [(t.agent, t.level) for t in daemon.config.queue("support").tiers] == [
+        ("2001", 1), ("2002", 1)]
     # the call in progress went on untouched
     assert world.agent("2001")["state"] == "in-call"
 
