@@ -226,6 +226,15 @@ def _add_import_callcenter(sub):
 COMMANDS.append(_add_import_callcenter)
 
 
+def _add_admin(sub):
+    from acd.cli_admin import add_admin_parsers   # acd reload, acd export-config
+
+    add_admin_parsers(sub)
+
+
+COMMANDS.append(_add_admin)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="acd", description="Automatic call distribution for FreeSWITCH.")

@@ -160,6 +160,9 @@ class Config:
         except KeyError:
             raise KeyError(f"no agent {agent_id!r} in {self.source}") from None
 
+    def has_agent(self, agent_id):
+        return str(agent_id) in self._agents
+
     def queue(self, name):
         """The queue with this name; KeyError if there is none."""
         try:

@@ -14,6 +14,7 @@ back from an error, so a restart or a dropped connection loses no caller and lea
 
 import json
 import logging
+import os
 import socket
 
 import gevent
@@ -24,13 +25,16 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from acd import clock as clock_module
+from acd.admin import Admin
 from acd.callcontrol import CallControl
+from acd.config import ConfigError
 from acd.cti.runtime import Cti
 from acd.esl import EslError, NotConnectedError, Switch
 from acd.ivr import Ivr
 from acd.outbound import Outbound
 from acd.records import Recorder
 from acd.recording import Recordings
+from acd.reconfigure import Reconfigure
 from acd.recovery import Recovery
 from acd.router import Router
 from acd.service import Service
@@ -58,9 +62,11 @@ TICK = 0.25
 
 class Daemon:
     def __init__(self, config, *, clock=clock_module.now, owner=None, tick=TICK, http=True,
-                 observers=(), metrics=True):
+                 observers=(), metrics=True, config_path=None, config_data=None):
         """``metrics``: keep Prometheus metrics (acd.metrics; served at GET /metrics). Call
-        records go to Redis unless ``records.max-length`` is 0."""
+        records go to Redis unless ``records.max-length`` is 0. ``config_path``: the acd.yaml
+        to reload (default: ``config.source`` when it is a file); ``config_data``: its mapping
+        (default: read from it) -- the base of run-time changes (acd.reconfigure)."""
         self.config = config
         self.clock = clock
         self.tick_interval = tick
@@ -118,6 +124,7 @@ class Daemon:
             self.service.metrics = self.metrics
         self.wakeups = Wakeups(self.store, self.owner,
                                lambda queue: self.post(self.router.woken, queue))
+        self._reconfiguring(config_path, config_data)
         self.http_enabled = http
         self.http = None
         self.needs_resync = False
@@ -146,6 +153,28 @@ class Daemon:
             self.router.observers.append(CrmLookup(self.config.crm, self.router, self.cti.events,
                                                    store))
 
+    def _reconfiguring(self, path, data):
+        """Reloads and run-time changes (acd.reconfigure, acd.admin)."""
+        if path is None and os.path.isfile(self.config.source):
+            path = self.config.source
+        try:
+            self.reconfigure = Reconfigure(self, path, data)
+        except ConfigError as exc:   # the file went away since it was loaded
+            log.error("no reloads or run-time changes: %s", exc)
+            self.reconfigure = Reconfigure(self, None, None)
+        self.admin = Admin(self.reconfigure, self.service, self.post)
+
+    def reload(self):
+        """SIGHUP: read acd.yaml again and apply it; a broken file changes nothing. Returns
+        why it was refused, or None."""
+        try:
+            changes = self.reconfigure.reload()
+        except ConfigError as exc:
+            log.error("reload refused, nothing changed:\n%s", exc)
+            return str(exc).splitlines()[0] if str(exc) else "invalid configuration"
+        self.reconfigure.publish(changes, "reload")
+        return None
+
     def _tiers_of(self, agent_id):
         return [TierRef(q.name, q.strategy, t.level, t.position, q.skill_order,
                         self.config.match_sets(q.name))
@@ -173,6 +202,7 @@ class Daemon:
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self, wait_connected=None):
+        self.reconfigure.start()
         self.sync_agents()
         events = events_for(self.config)
         for name in events:
@@ -185,6 +215,7 @@ class Daemon:
         if self.http_enabled:
             from acd.http import serve
             desk = self.cti.start(self.service, self.config.http.admin_token, self.control)
+            desk.admin = self.admin
             self.http = serve(self.service, self.config.http.listen_host,
                               self.config.http.listen_port, self.config.http.admin_token, desk)
         self.esl.start()
@@ -242,6 +273,7 @@ class Daemon:
             self.needs_resync = False
             self.resync()
             return
+        self.reconfigure.tick()
         self.router.tick()
         self.recordings.tick()
 
@@ -327,8 +359,13 @@ def run(config, log_format="text"):
         systemd.stopping()
         daemon.stop()
 
+    def reload():  # SIGHUP: acd reload / systemctl reload acd
+        systemd.reloading()
+        daemon.post(lambda: systemd.reloaded(daemon.reload()))
+
     gevent.signal_handler(signal.SIGTERM, stop)
     gevent.signal_handler(signal.SIGINT, stop)
+    gevent.signal_handler(signal.SIGHUP, reload)
     daemon.run_forever()
     systemd.close()
     return 0

@@ -172,6 +172,12 @@ class World:
         self.driver.subscribe(*names)
 
     def daemon(self, owner=None, http=False, **kw):
+        """A started daemon; its acd.yaml (``config_path``, the base of reloads and run-time
+        changes) is ``self.data`` written out, unless ``kw`` says otherwise."""
+        if "config_path" not in kw and "config_data" not in kw:
+            kw["config_path"] = self.config_path = self.tmp_path / "acd.yaml"
+            if not self.config_path.exists():
+                self.config_path.write_text(yaml.safe_dump(self.data, sort_keys=False))
         daemon = Daemon(self.config, owner=owner or f"test-{len(self.daemons)}", tick=0.1,
                         http=http, **kw)
         daemon.start(wait_connected=10)

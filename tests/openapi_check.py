@@ -156,6 +156,7 @@ EVENT_SCHEMAS = {"call.queued": "CallQueuedEvent", "call.offered": "CallOfferedE
                  "call.held": "CallHeldEvent", "call.unheld": "CallUnheldEvent",
                  "call.transferred": "CallTransferredEvent",
                  "call.updated": "CallUpdatedEvent", "call.wrap-up": "CallWrapUpEvent",
+                 "agent.updated": "AgentUpdatedEvent", "queue.updated": "QueueUpdatedEvent",
                  **{f"recording.{kind}": "RecordingEvent"
                     for kind in ("started", "paused", "resumed", "stopped", "deleted")}}
 

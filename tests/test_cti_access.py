@@ -76,6 +76,19 @@ MATRIX = [
     ("POST", "/api/v1/calls/no-such-call/recording/resume", None, (A, A, B, B, C, C)),
     ("POST", "/api/v1/calls/{call}/wrap-up", {"code": "x"}, (A, A, 422, B, 422, 422)),
     ("POST", "/api/v1/calls/no-such-call/wrap-up", {"code": "x"}, (A, A, B, B, C, C)),
+    # run-time administration (tests/test_admin.py): admins only; changes that break no call
+    ("POST", "/api/v1/agents", {"id": "2009"}, (A, A, B, B, B, 422)),
+    ("PATCH", "/api/v1/agents/2002", {"max-no-answer": -1}, (A, A, B, B, B, 422)),
+    ("PATCH", "/api/v1/agents/nobody", {"name": "x"}, (A, A, B, B, B, C)),
+    ("DELETE", "/api/v1/agents/2001", None, (A, A, B, B, B, 409)),     # in a call
+    ("DELETE", "/api/v1/agents/nobody", None, (A, A, B, B, B, C)),
+    ("PATCH", "/api/v1/queues/support", {"strategy": "fastest"}, (A, A, B, B, B, 422)),
+    ("PATCH", "/api/v1/queues/nothing", {"ring-timeout": 5}, (A, A, B, B, B, C)),
+    ("POST", "/api/v1/queues/support/tiers/2001", None, (A, A, B, B, B, 409)),   # has one
+    ("POST", "/api/v1/queues/support/tiers/nobody", None, (A, A, B, B, B, C)),
+    ("PATCH", "/api/v1/queues/support/tiers/2001", {"level": 0}, (A, A, B, B, B, 422)),
+    ("DELETE", "/api/v1/queues/support/tiers/2002", None, (A, A, B, B, B, C)),   # has none
+    ("POST", "/api/v1/reload", None, (A, A, B, B, B, 200)),
     # last: the agent hangs up its call; for the staff after it the call is ending or gone
     ("POST", "/api/v1/calls/{call}/hangup", None, (A, A, 200, B, (404, 409), (404, 409))),
     ("GET", "/api/v1/wallboard", None, (A, A, B, B, 200, 200)),

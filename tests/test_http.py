@@ -348,8 +348,9 @@ def test_status_of_unknown_or_unsynced_agent(api, changes):
 
 
 def test_wrong_methods_are_405_with_allow(api):
-    cases = [("GET", "/api/v1/agents/1001/status", "PUT"), ("POST", "/api/v1/agents", "GET"),
-             ("DELETE", "/api/v1/queues/support", "GET"), ("PUT", "/api/v1/agents/1001", "GET")]
+    cases = [("GET", "/api/v1/agents/1001/status", "PUT"), ("PUT", "/api/v1/agents", "GET, POST"),
+             ("DELETE", "/api/v1/queues/support", "GET, PATCH"),
+             ("PUT", "/api/v1/agents/1001", "DELETE, GET, PATCH")]
     for method, path, allow in cases:
         resp = api.request(method, path, body="{}" if method == "PUT" else None)
         assert resp.status == 405 and resp.headers["allow"] == allow, (method, path)

@@ -43,9 +43,11 @@ CALL_UPDATED, CALL_WRAP_UP = "call.updated", "call.wrap-up"    # the CRM card; a
 #: Recording with consent (acd.recording, docs/recording.md).
 RECORDING_EVENTS = ("recording.started", "recording.paused", "recording.resumed",
                     "recording.stopped", "recording.deleted")
+#: Run-time administration and reloads (acd.reconfigure): an agent, a queue or a tier changed.
+AGENT_UPDATED, QUEUE_UPDATED = "agent.updated", "queue.updated"
 EVENT_TYPES = (CALL_QUEUED, CALL_OFFERED, CALL_ANSWERED, CALL_HELD, CALL_UNHELD,
                CALL_TRANSFERRED, CALL_ENDED, CALL_ABANDONED, AGENT_STATUS, QUEUE_STATS,
-               CALL_UPDATED, CALL_WRAP_UP) + RECORDING_EVENTS
+               CALL_UPDATED, CALL_WRAP_UP, AGENT_UPDATED, QUEUE_UPDATED) + RECORDING_EVENTS
 
 #: Router decision -> the call event it makes (None: only the agent's status changes).
 #: Call control: add e.g. "hold": CALL_HELD, "unhold": CALL_UNHELD, "transfer": CALL_TRANSFERRED.

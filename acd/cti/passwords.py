@@ -41,13 +41,23 @@ def _check(password_hash, password):
         return False
 
 
-def verify(password_hash, password):
-    """Whether ``password`` matches ``password_hash`` ('' or None: never, after the same work).
-    Runs in a native thread; the calling greenlet waits, the others run."""
+def _threads():
     global _pool
     if _pool is None:
         _pool = gevent.threadpool.ThreadPool(CHECKERS)
+    return _pool
+
+
+def verify(password_hash, password):
+    """Whether ``password`` matches ``password_hash`` ('' or None: never, after the same work).
+    Runs in a native thread; the calling greenlet waits, the others run."""
     if not isinstance(password, str):
         password = ""
-    ok = _pool.apply(_check, (password_hash or _dummy_hash(), password))
+    ok = _threads().apply(_check, (password_hash or _dummy_hash(), password))
     return bool(ok and password_hash)
+
+
+def hash_off_loop(password):
+    """:func:`hash_password` in a native thread (a password set over the admin API): the
+    calling greenlet waits, the others run."""
+    return _threads().apply(hash_password, (password,))

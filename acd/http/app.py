@@ -36,10 +36,11 @@ JSON_TYPE = "application/json; charset=utf-8"
 class HttpError(falcon.HTTPError):
     """An error answer: ``{"error": message}`` with ``status`` and extra ``headers``."""
 
-    def __init__(self, status, message, headers=()):
+    def __init__(self, status, message, headers=(), problems=()):
         super().__init__(falcon.code_to_http_status(status), description=message,
                          headers=dict(headers) or None)
         self.message = message
+        self.problems = list(problems)   # every "key.path: problem" of a rejected config
 
 
 def send(resp, status, body):
@@ -88,7 +89,9 @@ def render_error(req, resp, ex, params=None):
     """An HttpError (or any falcon.HTTPError) as acd's JSON answer."""
     status = int(ex.status_code)
     message = getattr(ex, "message", None) or ex.description or http.HTTPStatus(status).phrase
-    send(resp, status, {"error": message})
+    problems = getattr(ex, "problems", None)
+    send(resp, status, {"error": message, "problems": problems} if problems else
+         {"error": message})
     for name, value in (ex.headers or {}).items():
         resp.set_header(name, value)
 

@@ -24,7 +24,7 @@ from gevent.pywsgi import LoggingLogAdapter, WSGIHandler, WSGIServer
 from acd.cti.auth import Auth, AuthError
 from acd.cti.hub import EventHub
 from acd.cti.views import Views
-from acd.http import calls, crm, desk, openapi, pages, resources
+from acd.http import admin, calls, crm, desk, openapi, pages, resources
 from acd.http.app import make_falcon_app
 from acd.http.guards import Authenticate, auth_error
 from acd.store.cti import CtiStore
@@ -48,9 +48,10 @@ ROUTES = [
     ("/api/v1/logout", desk.Logout),
     ("/api/v1/me", desk.Me),
     ("/api/v1/queues", resources.Queues),
-    ("/api/v1/queues/{name}", resources.Queue),
-    ("/api/v1/agents", resources.Agents),
-    ("/api/v1/agents/{id}", resources.Agent),
+    ("/api/v1/queues/{name}", admin.Queue),
+    ("/api/v1/queues/{name}/tiers/{agent}", admin.Tier),
+    ("/api/v1/agents", admin.Agents),
+    ("/api/v1/agents/{id}", admin.Agent),
     ("/api/v1/agents/{id}/status", resources.AgentStatus),
     ("/api/v1/agents/{id}/skills", resources.AgentSkills),
     ("/api/v1/agents/{id}/calls", desk.AgentCalls),
@@ -73,6 +74,7 @@ ROUTES = [
     ("/api/v1/wallboard", desk.Wallboard),
     ("/api/v1/events", desk.Events),
     ("/api/v1/events/ticket", desk.EventTicket),
+    ("/api/v1/reload", admin.Reload),
 ]
 
 
@@ -82,6 +84,7 @@ class Desk:
     def __init__(self, service, admin_token, hub=None, store=None, control=None):
         self.service = service
         self.control = control      # acd.callcontrol.CallControl (None without a daemon)
+        self.admin = None           # acd.admin.Admin, set by the daemon (run-time changes)
         self.store = store or CtiStore.of(service.store)
         self.auth = Auth(lambda: service.config, self.store, service.clock, admin_token)
         self.views = Views(service, self.store)

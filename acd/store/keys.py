@@ -65,6 +65,9 @@ key                                    type    holds
                                                group ``deliver`` (acd.webhooks)
 ``acd:webhooks:dead``                  stream  deliveries that failed for max-age (dead letters)
 ``acd:webhooks:deliverer``             string  the daemon that delivers webhooks (a lease)
+``acd:admin:overlay``                  hash    run-time changes to agents, tiers and queues:
+                                               entry -> JSON (acd.config_overlay)
+``acd:admin:version``                  string  counts the overlay's changes (daemons compare it)
 ``acd:wrap-ups``                       stream  wrap-up codes and notes given (acd.wrapup)
 ``acd:call:{uuid}:wrap-up``            hash    agent and queue of an answered call (a day)
 =====================================  ======  ==================================================
@@ -214,6 +217,15 @@ class Keys:
     def wrap_up_target(self, call_uuid):
         """Who may give the call's wrap-up code, and in which queue (acd.wrapup)."""
         return f"{self.prefix}:call:{self._id(call_uuid)}:wrap-up"
+
+    @property
+    def admin_overlay(self):
+        """The run-time changes to the config (acd.store.admin)."""
+        return f"{self.prefix}:admin:overlay"
+
+    @property
+    def admin_version(self):
+        return f"{self.prefix}:admin:version"
 
     @staticmethod
     def _digest(value):
