@@ -7,8 +7,8 @@ that caller. This listener hands each name to the daemon's inbox, which dispatch
 once instead of at its next tick. Pub/sub may lose a message (a reconnect): the tick (0.25 s)
 is the safety net, so a lost wake-up costs latency, never a caller.
 
-The subscription is read in a thread of its own (gevent's thread pool), as the CTI event reader
-does: a daemon not monkey-patched by gevent blocks only that thread.
+The subscription is read in a thread of its own (gevent's thread pool), on a connection of its
+own, as the CTI event reader does: a daemon not monkey-patched by gevent blocks only that thread.
 """
 
 import logging
@@ -44,6 +44,16 @@ class Wakeups:
             self._pool = None
         self._close()
 
+    def _subscribe(self):
+        """In the reader's thread, on a connection of its own (a pooled connection made in
+        another thread cannot be used from this one under gevent)."""
+        pool = self.store.redis.connection_pool
+        client = redis.Redis(connection_pool=pool.__class__(
+            connection_class=pool.connection_class, **pool.connection_kwargs))
+        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(self.channel)
+        return pubsub
+
     def _close(self):
         if self._pubsub is not None:
             try:
@@ -56,8 +66,7 @@ class Wakeups:
         while True:
             try:
                 if self._pubsub is None:
-                    self._pubsub = self.store.redis.pubsub(ignore_subscribe_messages=True)
-                    self._pool.apply(self._pubsub.subscribe, (self.channel,))
+                    self._pubsub = self._pool.apply(self._subscribe)
                 message = self._pool.apply(self._pubsub.get_message, (), {"timeout": POLL})
             except (redis.RedisError, OSError) as exc:
                 log.warning("wake-ups: cannot read %s: %s (retrying)", self.channel, exc)
