@@ -189,6 +189,9 @@ class EslClient(Subscriptions, InboundESL):
             reason = f"protocol error: {exc}"
         except OSError as exc:
             reason = f"socket error: {exc}"
+        except Exception as exc:  # a parser bug must still end the connection, never hang it
+            log.exception("ESL reader failed")
+            reason = f"reader failed: {exc!r}"
         self._lost(conn, reason)
 
     def _oldest_pending(self):
