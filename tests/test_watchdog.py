@@ -137,3 +137,30 @@ def test_daemon_reconnects_a_frozen_switch_resyncs_and_serves_callers_in_order(t
     finally:
         world.close()
 
+
+
+def test_a_restarted_switch_whose_calls_are_gone_frees_their_agents(tmp_path, redis_url):
+    """FreeSWITCH restarts (SIGKILL, back on the same port): its calls are gone without a
+    hangup. acd notices at the reconnect's resync: the talking agent waits again, the calls
+    (talking and waiting) leave Redis, and the next caller is served."""
+    world = World(tmp_path, redis_url, {"support": {"tiers": ["2001"]}}, {},
+                  sim={"users": {"2001": {"answer-after": 0.3}}})
+    try:
+        daemon = world.daemon()
+        talking = world.call("support")
+        assert world.bridged(talking) == "2001"
+        waiting = world.call("support")
+        world.wait_call(waiting)
+        port = world.sim.port
+        world.sim.kill()
+        world.sim.start(port=port)
+        world.wait_agent("2001", timeout=15, state="waiting", status="available")
+        wait_for(lambda: world.store.call(talking) is None and world.store.call(waiting) is None,
+                 10, "the vanished calls leaving Redis")
+        assert daemon.esl.reconnects >= 1
+        world.driver.wait_connected(10)
+        world.seen.clear()
+        fresh = world.call("support")
+        assert world.bridged(fresh) == "2001"
+    finally:
+        world.close()

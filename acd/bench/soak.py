@@ -14,9 +14,10 @@ either host can ring any agent. This process is the outside world:
 * faults on a schedule, every 15 s after a 15 s calm start: every 30 s one daemon (in turn) is
   SIGKILLed and started again, and in between, in turn: one daemon's ESL sockets are dropped
   (``sim_esl drop all`` on its simulator), one simulator is SIGKILLed and restarted (its calls
-  are gone: acd must notice and free their agents), and Redis fails over (``--sentinel``: the
+  are gone: acd must notice and free their agents), Redis fails over (``--sentinel``: the
   primary is SIGKILLed and the sentinels promote the replica; otherwise Redis is SIGKILLed and
-  restarted from its AOF);
+  restarted from its AOF), and one daemon's ESL sockets freeze half-open (``sim_esl freeze
+  all``: only acd's heartbeat watchdog can tell; heartbeats every 2 s, timeout 5 s here);
 * at the end, no new callers: the soak waits for every caller still waiting to be served, for
   every call to end and for every agent to be ``waiting`` again, then reports (soak_ledger.py):
   offered, answered, abandoned, **lost**, agents not ``waiting``, double offers, and the longest
@@ -41,7 +42,10 @@ from acd.tool import number, start_gevent_tool
 EXTENSION = "7000"
 CALM = 15.0          # seconds before the first fault
 FAULT_EVERY = 15.0   # a fault every ... (daemon kills every second one: every 30 s)
-OTHER_FAULTS = ("esl-drop", "sim-restart", "redis-failover")
+OTHER_FAULTS = ("esl-drop", "sim-restart", "redis-failover", "esl-freeze")
+#: The simulators' heartbeat and the daemons' freeswitch.heartbeat-timeout: short, so a frozen
+#: connection (esl-freeze) is declared dead within seconds (production: 20 s and 45 s).
+HEARTBEAT, HEARTBEAT_TIMEOUT = 2.0, 5.0
 
 
 def parse_args(argv):
@@ -98,6 +102,8 @@ def text_report(result):
              f"  longest extra wait per fault (baseline longest wait "
              f"{fig['faults']['baseline_longest_wait_s']} s): "
              + ", ".join(f"{k} {v} s" for k, v in fig["faults"]["longest_extra_wait_s"].items())]
+    lines.append(f"  ESL reconnects by reason (since each daemon's last start): "
+                 f"{result['esl_reconnects_since_last_start']}")
     for row in fig["faults"]["each"]:
         lines.append(f"    t={row['at_s']:>6} s  {row['fault']:<15} {row['detail']:<10} "
                      f"callers hit {row['callers_hit']:>4}  longest wait {row['longest_wait_s']} s")
@@ -236,14 +242,14 @@ def _end(proc):
 
 def sim_config(password, agent_ids, talk):
     phone = {"answer-after": 0.5, "hangup-after": talk}
-    return {"password": password, "heartbeat": 20, "users": {a: phone for a in agent_ids},
+    return {"password": password, "heartbeat": HEARTBEAT, "users": {a: phone for a in agent_ids},
             "dialplan": {EXTENSION: [["set", "acd_queue=soak"], ["answer"], ["park"]]},
             "sounds": {"default": 1.0}}
 
 
 def acd_config(agent_ids, sim_port, password, redis_config, http_port, token):
     return {"freeswitch": {"host": "127.0.0.1", "port": sim_port, "password": password,
-                           "command-timeout": 10},
+                           "command-timeout": 10, "heartbeat-timeout": HEARTBEAT_TIMEOUT},
             "redis": redis_config,
             "http": {"listen": f"127.0.0.1:{http_port}", "admin-token": token},
             "agents": [{"id": a, "contact": f"user/{a}", "wrap-up-time": 0} for a in agent_ids],

@@ -156,10 +156,9 @@ class Ledger:
     def double_offers(self):
         """Pairs of one agent's legs bridged at the same time (on any switch)."""
         by_agent = collections.defaultdict(list)
-        end = self.clock()
         for leg in self.legs.values():
             if leg.bridged is not None:
-                by_agent[leg.agent].append((leg.bridged, leg.ended or end))
+                by_agent[leg.agent].append((leg.bridged, leg.ended or float("inf")))
         doubles = 0
         for spans in by_agent.values():
             spans.sort()

@@ -87,8 +87,9 @@ class Soak:
     def _start_daemon(self, i):
         from acd.redis_server import free_port
         port = free_port()
+        self.tokens = getattr(self, "tokens", []) + [plan.token()]
         config = plan.acd_config(self.agents, self.sims[i].port, self.password,
-                                 self.redis.config, port, plan.token())
+                                 self.redis.config, port, self.tokens[i])
         path = self._write(f"acd{i}.yaml", config)
         daemon = DaemonProcess(path, os.path.join(self.workdir, f"acd{i}.log"), port)
         self.cleanup.callback(daemon.stop)
@@ -172,6 +173,9 @@ class Soak:
     def _esl_drop(self, which):
         return "sim" + str(which) + ": " + self.drivers[which].api("sim_esl drop all").strip()
 
+    def _esl_freeze(self, which):
+        return "sim" + str(which) + ": " + self.drivers[which].api("sim_esl freeze all").strip()
+
     def _sim_restart(self, which):
         sim = self.sims[which]
         port = sim.port
@@ -226,8 +230,19 @@ class Soak:
                 "redis_mode": self.redis.mode, "figures": figures,
                 "agents_not_waiting": [f"{a}={s}" for a, s in busy],
                 "daemons_alive_at_end": alive,
+                "esl_reconnects_since_last_start": self._reconnects(),
                 "daemon_log_tails": {f"acd{i}": log_tail(d.log_path, 5)
                                      for i, d in enumerate(self.daemons)}}
+
+    def _reconnects(self):
+        """Each daemon's acd_esl_reconnects_total by reason (since its last restart)."""
+        from acd.bench.probes import scrape
+        out = {}
+        for i, daemon in enumerate(self.daemons):
+            text = scrape(f"http://127.0.0.1:{daemon.http_port}/metrics", self.tokens[i]) or ""
+            out[f"acd{i}"] = {line.split('"')[1]: float(line.split()[-1]) for line in
+                              text.splitlines() if line.startswith("acd_esl_reconnects_total{")}
+        return out
 
     def stop(self):
         self.callers.kill(block=False)
