@@ -82,7 +82,8 @@ class EslClient(Subscriptions, InboundESL):
                  backoff_factor=defaults.ESL_RECONNECT_FACTOR,
                  backoff_max=defaults.ESL_RECONNECT_MAX,
                  event_format="plain", on_connect=None, on_reconnect=None, on_disconnect=None,
-                 on_command=None, on_event=None, events=True, heartbeat_timeout=None):
+                 on_command=None, on_event=None, events=True, heartbeat_timeout=None,
+                 on_dead=None):
         super().__init__(host, port, password, timeout=connect_timeout)
         if "\n" in password or "\r" in password:
             raise commands.UnsafeValue("the ESL password may not contain a line break")
@@ -103,6 +104,7 @@ class EslClient(Subscriptions, InboundESL):
         #: connection is declared dead and reconnected (acd.esl.watchdog); None: no watchdog
         self.heartbeat_timeout = heartbeat_timeout
         self.reconnect_reasons = collections.Counter()  # watchdog.REASONS -> reconnects
+        self.on_dead = on_dead  # on_dead(reason, explanation): the watchdog declared it dead
         self._loss_reason = watchdog.CONNECTION_LOST
         self.event_counts = collections.Counter()   # event name -> events received
         self._conn = None
@@ -207,6 +209,15 @@ class EslClient(Subscriptions, InboundESL):
         log.error("ESL connection to %s:%s declared dead (%s): %s; reconnecting", self.host,
                   self.port, kind, reason)
         self._lost(conn, f"{kind}: {reason}", kind)
+        if self.on_dead is not None:
+            gevent.spawn(self._callback, self.on_dead, kind, reason)
+
+    def drop(self, kind, reason):
+        """Declare the current connection dead from outside (acd.esl.switch: the event
+        connection to the same switch went silent): closed and reconnected as any lost one."""
+        conn = self._conn
+        if conn is not None and not conn.lost:
+            self._declare_dead(conn, kind, reason)
 
     def _lost(self, conn, reason, kind=watchdog.CONNECTION_LOST):
         """The one place a connection ends: fail what waits, tell listeners, maybe reconnect."""

@@ -57,7 +57,7 @@ class Switch:
         self.events = EslClient(host, port, password, command_timeout=command_timeout,
                                 on_connect=on_connect, on_command=self._job_reply_timed,
                                 on_event=on_event, heartbeat_timeout=heartbeat_timeout,
-                                **client_options)
+                                on_dead=self._event_connection_dead, **client_options)
         self.lines = [EslClient(host, port, password, command_timeout=command_timeout,
                                 on_command=on_command, events=False,
                                 heartbeat_timeout=heartbeat_timeout, **client_options)
@@ -127,6 +127,15 @@ class Switch:
         if not uuid or len(self.lines) == 1:
             return self.lines[0]
         return self.lines[zlib.crc32(uuid.encode()) % len(self.lines)]
+
+    def _event_connection_dead(self, kind, reason):
+        """The event connection went silent (acd.esl.watchdog): the command connections run
+        over the same path to the same switch and are frozen too, almost always. Each would
+        otherwise be found out only by a command of its own that waits the whole timeout --
+        one after another, holding up the daemon's resync. Reconnect them all now."""
+        for line in self.lines:
+            line.drop(kind, f"the event connection to the same switch was declared dead "
+                            f"({reason})")
 
     # -- commands -----------------------------------------------------------------------------
 

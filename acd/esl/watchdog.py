@@ -18,7 +18,10 @@ subscribes to it, so the event connection is never quiet for long on a live swit
 
 Declared dead, the connection is closed and handled as any lost connection: what waits fails
 with ConnectionLost, the client reconnects with backoff, and after the event connection's
-reconnect the daemon resynchronises (acd.daemon.Daemon.resync). :func:`verdict` decides, from
+reconnect the daemon resynchronises (acd.daemon.Daemon.resync). When the *event* connection is
+declared dead, acd.esl.switch reconnects the command connections to the same switch at once as
+well: they are almost always frozen too, and finding that out one command (and one whole
+timeout) at a time held the daemon's resync up for 4 x 6 s in ``make soak``. :func:`verdict` decides, from
 times handed to it; :func:`watch` is the greenlet that asks it.
 """
 
