@@ -28,7 +28,6 @@ import argparse
 import contextlib
 import json
 import os
-import random
 import secrets
 import shutil
 import signal

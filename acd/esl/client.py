@@ -56,7 +56,7 @@ from acd.esl import commands, watchdog
 from acd.esl.commands import command_name
 from acd.esl.errors import (AuthError, CommandError, CommandTimeout, ConnectError,  # noqa: F401
                             ConnectionLost, EslError, Job)
-from acd.esl.protocol import Event, FrameParser, JobResult, ProtocolError, Reply
+from acd.esl.protocol import Event, JobResult, ProtocolError, Reply
 from acd.esl.subscriptions import Subscriptions
 from acd.esl.connection import Connection, tune_socket
 from acd.esl.workers import Worker

@@ -24,7 +24,6 @@ import gevent.queue
 from acd.sim import api, filters, latency, trace, wire
 from acd.sim.event import EVENT_NAMES
 from acd.sim.session import message_from_sendmsg
-from acd.sim.switch import Switch
 
 log = logging.getLogger("acd.sim.server")
 _CLOSE = object()
