@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: all test test-plain test-gevent demo bench redis-server venv clean
+.PHONY: all test test-plain test-gevent demo bench fuzz soak redis-server venv clean
 .PHONY: promtool browser softphone
 
 all: test
@@ -131,6 +131,25 @@ bench: venv redis-server
 	$(VENV)/bin/acd bench --agents 10000 --rate 100,300 --duration 30 --waiting 2000 \
 	  --json bench/results/acd-bench.json $(BENCH_ARGS)
 	$(PY) bench/bench_hosts.py --calls 1000 --rate 5 --agents 10 --json bench/results/hosts.json
+
+# Fuzzing (fuzz/run.py): each target for FUZZ_SECONDS (default 60): the ESL parsers (acd's and the
+# simulator's) and the HTTP API of a live acd run. Found cases become tests/test_fuzz_regressions.py.
+FUZZ_SECONDS ?= 60
+FUZZ_ARGS ?=
+fuzz: venv redis-server
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) -m fuzz.run $(FUZZ_ARGS)
+
+# The soak (acd/bench/soak.py, python -m acd.bench.soak; minutes, not part of make test): two simulators, two daemons on one
+# Redis, SOAK_RATE calls/s for SOAK_SECONDS with SOAK_AGENTS agents, faults on a schedule. Report
+# and JSON under bench/results/. SOAK_ARGS='--sentinel' for the Redis failover in Sentinel mode.
+SOAK_SECONDS ?= 600
+SOAK_RATE ?= 50
+SOAK_AGENTS ?= 500
+SOAK_ARGS ?=
+soak: venv redis-server
+	@mkdir -p bench/results
+	$(PY) -m acd.bench.soak --duration $(SOAK_SECONDS) --rate $(SOAK_RATE) --agents $(SOAK_AGENTS) \
+	  --json bench/results/soak-$$(date +%Y%m%d-%H%M).json $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info web/node_modules acd/http/static/vendor

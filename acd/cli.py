@@ -42,7 +42,7 @@ def _add_sim(sub):
 
 
 def _run_sim(args):
-    from acd.sim.server import serve_forever
+    from acd.sim.listener import serve_forever
     from acd.sim.config import ConfigError, load_config
 
     try:

@@ -38,7 +38,7 @@ ENV_ADMIN_TOKEN = "ACD_ADMIN_TOKEN"
 _TOP_KEYS = ("instance", "unknown-queue", "freeswitch", "redis", "http", "agents", "queues", "ivr",
              "schedules", "metrics", "records", "cti", "crm", "webhooks")  # crm, webhooks: config_crm   # ivr, schedules: acd/ivr_config.py; cti: config_cti
 _FREESWITCH_KEYS = ("host", "port", "password", "command-timeout", "command-connections",
-                    "max-inflight-originates")
+                    "max-inflight-originates", "heartbeat-timeout")
 _REDIS_KEYS = ("url", "prefix")
 _HTTP_KEYS = ("listen", "admin-token") + config_cti.HTTP_KEYS
 _AGENT_KEYS = ("id", "name", "contact", "status", "max-no-answer", "wrap-up-time",
@@ -60,6 +60,8 @@ class FreeswitchConfig:
     port: int = defaults.ESL_PORT
     password: str = field(default=defaults.ESL_PASSWORD, repr=False)
     command_timeout: float = defaults.FREESWITCH_COMMAND_TIMEOUT
+    #: silence after which an ESL connection is declared dead and reconnected (acd.esl.watchdog)
+    heartbeat_timeout: float = defaults.FREESWITCH_HEARTBEAT_TIMEOUT
     #: ESL connections for inline commands beside the event connection (acd/esl/switch.py)
     command_connections: int = defaults.ESL_COMMAND_CONNECTIONS
     #: agent legs in flight at most (acd/core/window.py); adaptive: a ceiling the window
@@ -286,6 +288,12 @@ def _freeswitch(data, env, problems):
     if password == defaults.ESL_PASSWORD:
         problems.warn("freeswitch.password", "FreeSWITCH's stock password; change it (here, in "
                       f"{ENV_ESL_PASSWORD} and in event_socket.conf.xml) for production")
+    heartbeat_timeout = r.seconds("heartbeat-timeout", defaults.FREESWITCH_HEARTBEAT_TIMEOUT,
+                                  positive=True)
+    if heartbeat_timeout < 2 * defaults.SIM_HEARTBEAT:
+        problems.warn("freeswitch.heartbeat-timeout", f"{heartbeat_timeout:g} s is less than two "
+                      "of FreeSWITCH's heartbeats (every 20 s unless event-heartbeat-interval "
+                      "says otherwise): an idle switch would be declared dead")
     return FreeswitchConfig(
         host=r.text("host", defaults.ESL_HOST),
         port=_port(r, "port", defaults.ESL_PORT, minimum=1),
@@ -293,6 +301,7 @@ def _freeswitch(data, env, problems):
         command_timeout=r.seconds("command-timeout", defaults.FREESWITCH_COMMAND_TIMEOUT,
                                   positive=True),
         command_connections=_command_connections(r),
+        heartbeat_timeout=heartbeat_timeout,
         **_inflight_originates(r))
 
 

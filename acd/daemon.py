@@ -90,6 +90,7 @@ class Daemon:
         observers += self.cti.observers
         self.esl = Switch(fs.host, fs.port, fs.password, connections=fs.command_connections,
                           command_timeout=fs.command_timeout,
+                          heartbeat_timeout=fs.heartbeat_timeout,
                           on_connect=lambda: self.post(self.resync),
                           on_command=self._command_timed, on_event=self._event_received)
         self.inbox = gevent.queue.Queue()

@@ -29,6 +29,10 @@ SIM_HEARTBEAT = 20.0
 MAX_INFLIGHT_ORIGINATES = 200
 #: Seconds the daemon's ESL commands may take: freeswitch.command-timeout (as ESL_COMMAND_TIMEOUT).
 FREESWITCH_COMMAND_TIMEOUT = ESL_COMMAND_TIMEOUT
+#: freeswitch.heartbeat-timeout: seconds without any event on the event connection (FreeSWITCH
+#: sends HEARTBEAT every 20 s) -- or with a command unanswered -- after which acd declares the
+#: connection dead, reconnects and resyncs: two heartbeats plus a margin.
+FREESWITCH_HEARTBEAT_TIMEOUT = 45.0
 #: redis.url: a database of a local redis-server. A password in the URL is never printed.
 REDIS_URL = "redis://127.0.0.1:6379/0"
 #: redis.prefix: every Redis key acd writes starts with "<prefix>:".

@@ -31,6 +31,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 
 from acd import defaults
+from acd.esl import watchdog
 from acd.core.model import OUTCOMES, AgentState, AgentStatus, Result
 from acd.records import QueueCalls, service_level_met, wrap_up_lookup
 
@@ -316,8 +317,14 @@ class _Live:
         esl = self.daemon.esl
         yield _gauge("acd_esl_connected", "1 while the event socket to FreeSWITCH is up",
                      value=int(bool(esl.connected)))
-        yield _counter("acd_esl_reconnects", "Reconnects of the event socket",
-                       value=esl.reconnects)
+        reconnects = CounterMetricFamily(
+            "acd_esl_reconnects", "Reconnects to FreeSWITCH by reason: the event socket lost "
+            "(connection-lost) or silent for two heartbeats (heartbeat-timeout), a command "
+            "connection whose command never answered (command-timeout)", labels=["reason"])
+        reasons = esl.reconnect_reasons
+        for reason in watchdog.REASONS:
+            reconnects.add_metric([reason], reasons.get(reason, 0))
+        yield reconnects
         yield _gauge("acd_esl_inflight_commands", "ESL commands and background jobs sent to "
                      "FreeSWITCH and not answered yet", value=esl.inflight)
         router = self.daemon.router

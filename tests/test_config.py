@@ -269,6 +269,10 @@ ERRORS = [
                                     "got 80210"),
     ("freeswitch: {command-timeout: 0}\n",
      "freeswitch.command-timeout: expected a number of seconds > 0, got 0"),
+    ("freeswitch: {heartbeat-timeout: 0}\n",
+     "freeswitch.heartbeat-timeout: expected a number of seconds > 0, got 0"),
+    ("freeswitch: {heartbeat-timeout: soon}\n",
+     "freeswitch.heartbeat-timeout: expected a number of seconds > 0, got 'soon'"),
     (agent_with("wrap-up-time: '10'"),
      "agents[0].wrap-up-time: expected a number of seconds >= 0, got '10'"),
     (agent_with("max-no-answer: 1.5"),
@@ -491,6 +495,15 @@ def test_warnings(tmp_path):
         f"{path}: warning: queues[1]: queue 'empty' has no tiers: no agent will be offered "
         "its calls",
         f"{path}: warning: agents[1]: agent '1002' is in no queue's tiers")
+
+
+def test_heartbeat_timeout_defaults_to_two_heartbeats_and_a_margin_and_warns_below(tmp_path):
+    assert load_config(write(tmp_path, "agents: []\n"), env={}).freeswitch.heartbeat_timeout == 45
+    path = write(tmp_path, "freeswitch: {heartbeat-timeout: 10}\n")
+    config = load_config(path, env={})
+    assert config.freeswitch.heartbeat_timeout == 10
+    assert any("freeswitch.heartbeat-timeout: 10 s is less than two of FreeSWITCH's heartbeats"
+               in w for w in config.warnings)
 
 
 # --- acd check-config -----------------------------------------------------------------------

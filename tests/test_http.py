@@ -222,6 +222,16 @@ def test_unknown_api_paths_need_the_token_first(api):
     assert api.get("/static", token=None).status == 404
 
 
+@pytest.mark.parametrize("path", ["//api/v1/agents", "///api/v1/wallboard", "//api/v1",
+                                  "//api/v1/agents/1001"])
+def test_leading_slashes_do_not_skip_the_token(api, path):
+    # found by make fuzz (fuzz/http_targets.py): Falcon routes //api/v1/x as /api/v1/x, and the
+    # token check looked at the raw path -- a 500 (no principal), or worse for an unguarded page
+    assert api.get(path, token=None).status == 401
+    assert api.get(path, token="wrong").status == 403
+    assert api.get(path).status in (200, 404)
+
+
 def test_no_response_contains_the_token(api):
     paths = ["/healthz", "/api/v1/agents", "/api/v1/queues", "/api/v1/queues/support",
              "/api/v1/agents/1001", "/api/v1/agents/nobody", "/x"]

@@ -17,6 +17,9 @@ had to replace:
   consumed and dropped, so later replies stay matched. Losing the socket -- disconnect notice,
   plain TCP close, protocol error or failed write -- fails every pending command and background
   job at once with :class:`ConnectionLost`.
+* Watchdog (``heartbeat_timeout``, acd.esl.watchdog): a connection that stays silent -- no
+  event for two heartbeats, or a command unanswered that long -- is declared dead, closed and
+  reconnected like a lost one; ``reconnect_reasons`` counts reconnects by why.
 * ``bgapi`` returns a :class:`Job` future (client-chosen ``Job-UUID``) resolved by the
   BACKGROUND_JOB event with a parsed :class:`~acd.esl.protocol.JobResult`.
 * Reconnect: capped exponential backoff with jitter; the same subscriptions and filters are sent
@@ -36,112 +39,37 @@ had to replace:
 """
 
 import collections
+import contextlib
 import logging
 import random
-import socket
 import time
 import uuid as uuidlib
 
 import gevent
 import gevent.event
 import gevent.lock
-import gevent.queue
 import gevent.socket
 from greenswitch.esl import InboundESL, NotConnectedError
 
 from acd import defaults
-from acd.esl import commands
-from acd.esl.protocol import Event, FrameParser, JobResult, ProtocolError, Reply
+from acd.esl import commands, watchdog
+from acd.esl.commands import command_name
+from acd.esl.errors import (AuthError, CommandError, CommandTimeout, ConnectError,  # noqa: F401
+                            ConnectionLost, EslError, Job)
+from acd.esl.protocol import Event, JobResult, ProtocolError, Reply
 from acd.esl.subscriptions import Subscriptions
+from acd.esl.connection import Connection, tune_socket
+from acd.esl.workers import Worker
 
 log = logging.getLogger("acd.esl")
 
-#: Backlog of one handler's queue above which we warn (the handler cannot keep up).
-BACKLOG_WARNING = 10_000
 
+class _Slot(gevent.event.AsyncResult):
+    """The future of one command's reply; ``sent_at``: when it was queued (monotonic)."""
 
-class EslError(Exception):
-    """Base of the client's errors."""
-
-
-class ConnectError(EslError, NotConnectedError):
-    """Could not connect or complete the handshake."""
-
-
-class AuthError(ConnectError):
-    """FreeSWITCH refused the password."""
-
-
-class ConnectionLost(EslError, NotConnectedError):
-    """The connection dropped while the command or job was pending."""
-
-
-class CommandTimeout(EslError):
-    """No reply within the command timeout."""
-
-
-class CommandError(EslError):
-    """FreeSWITCH answered a command with -ERR."""
-
-
-class Job(gevent.event.AsyncResult):
-    """A background job: ``job.get(timeout)`` gives a :class:`JobResult` or raises ConnectionLost."""
-
-    def __init__(self, job_uuid, command):
+    def __init__(self):
         super().__init__()
-        self.job_uuid = job_uuid
-        self.command = command
-
-    def wait_result(self, timeout=None):
-        """Like ``get`` but a timeout raises :class:`CommandTimeout`."""
-        try:
-            return self.get(timeout=timeout)
-        except gevent.Timeout:
-            raise CommandTimeout(f"job {self.job_uuid} ({self.command.split(' ')[0]}) "
-                                 f"has no result after {timeout} s") from None
-
-
-class _Worker:
-    """Runs one handler over its own queue of events, in order."""
-
-    def __init__(self, handler):
-        self.handler = handler
-        self.name = getattr(handler, "__qualname__", repr(handler))
-        self.queue = gevent.queue.Queue()
-        self.warned = False
-        self.greenlet = gevent.spawn(self._run)
-
-    def put(self, event):
-        self.queue.put(event)
-        backlog = self.queue.qsize()
-        if backlog > BACKLOG_WARNING and not self.warned:
-            self.warned = True
-            log.warning("ESL handler %s is %d events behind", self.name, backlog)
-        elif backlog < BACKLOG_WARNING // 2:
-            self.warned = False
-
-    def _run(self):
-        for event in self.queue:
-            try:
-                self.handler(event)
-            except Exception:
-                log.exception("ESL handler %s failed on %r", self.name, event)
-
-    def stop(self):
-        self.greenlet.kill(block=False)
-
-
-class _Connection:
-    """One TCP connection's state; a new one is made on each (re)connect."""
-
-    def __init__(self, sock):
-        self.sock = sock
-        self.parser = FrameParser()
-        self.reader = None
-        self.lost = False
-        self.early = []  # frames that came with the handshake's last reply
-        self.outbox = []  # commands sent without waiting, written together (one syscall)
-        self.flushing = False
+        self.sent_at = time.monotonic()
 
 
 class EslClient(Subscriptions, InboundESL):
@@ -154,7 +82,8 @@ class EslClient(Subscriptions, InboundESL):
                  backoff_factor=defaults.ESL_RECONNECT_FACTOR,
                  backoff_max=defaults.ESL_RECONNECT_MAX,
                  event_format="plain", on_connect=None, on_reconnect=None, on_disconnect=None,
-                 on_command=None, on_event=None, events=True):
+                 on_command=None, on_event=None, events=True, heartbeat_timeout=None,
+                 on_dead=None):
         super().__init__(host, port, password, timeout=connect_timeout)
         if "\n" in password or "\r" in password:
             raise commands.UnsafeValue("the ESL password may not contain a line break")
@@ -171,6 +100,12 @@ class EslClient(Subscriptions, InboundESL):
         #: False: a command connection -- it never subscribes, so FreeSWITCH sends it no events
         #: and an inline command on it delays no event (acd.esl.switch).
         self.events_enabled = events
+        #: seconds of silence (event connection) or of an unanswered command after which the
+        #: connection is declared dead and reconnected (acd.esl.watchdog); None: no watchdog
+        self.heartbeat_timeout = heartbeat_timeout
+        self.reconnect_reasons = collections.Counter()  # watchdog.REASONS -> reconnects
+        self.on_dead = on_dead  # on_dead(reason, explanation): the watchdog declared it dead
+        self._loss_reason = watchdog.CONNECTION_LOST
         self.event_counts = collections.Counter()   # event name -> events received
         self._conn = None
         self._pending = collections.deque()
@@ -210,10 +145,10 @@ class EslClient(Subscriptions, InboundESL):
             sock = gevent.socket.create_connection((self.host, self.port), timeout=self.timeout)
         except OSError as exc:
             raise ConnectError(f"cannot connect to ESL at {self.host}:{self.port}: {exc}") from None
-        _tune_socket(sock)
-        conn = _Connection(sock)
+        tune_socket(sock)
+        conn = Connection(sock)
         try:
-            self._handshake(conn)
+            conn.handshake(self.host, self.port, self.password, self.timeout)
         except BaseException:
             sock.close()
             raise
@@ -223,6 +158,10 @@ class EslClient(Subscriptions, InboundESL):
             self.sock = sock
             self.connected = True
         conn.reader = gevent.spawn(self._read_loop, conn)
+        if self.heartbeat_timeout:
+            conn.watchdog = gevent.spawn(watchdog.watch, conn, self.heartbeat_timeout,
+                                         self.events_enabled, self._oldest_pending,
+                                         self._declare_dead)
         try:
             self._resubscribe()
         except (EslError, NotConnectedError) as exc:
@@ -233,34 +172,6 @@ class EslClient(Subscriptions, InboundESL):
         if self.on_connect:
             gevent.spawn(self._callback, self.on_connect)
 
-    def _handshake(self, conn):
-        """auth/request -> auth -> +OK accepted, synchronously, within the connect timeout."""
-        frame = self._read_frame(conn)
-        if frame.content_type == "text/rude-rejection":
-            raise ConnectError(f"ESL at {self.host}:{self.port} rejected us: "
-                               f"{frame.body.decode(errors='replace').strip()}")
-        if frame.content_type != "auth/request":
-            raise ConnectError(f"expected auth/request from {self.host}:{self.port}, "
-                               f"got {frame.content_type!r}")
-        conn.sock.sendall(f"auth {self.password}\n\n".encode())
-        reply = Reply(self._read_frame(conn))
-        if reply.data != "+OK accepted":
-            raise AuthError(f"ESL at {self.host}:{self.port} refused the password: {reply.data}")
-
-    def _read_frame(self, conn):
-        conn.sock.settimeout(self.timeout)
-        try:
-            while True:
-                data = conn.sock.recv(65536)
-                if not data:
-                    raise ConnectError(f"{self.host}:{self.port} closed the connection "
-                                       "during the handshake")
-                conn.early += conn.parser.feed(data)
-                if conn.early:
-                    return conn.early.pop(0)
-        except (OSError, ProtocolError) as exc:
-            raise ConnectError(f"handshake with {self.host}:{self.port} failed: {exc}") from None
-
     def _read_loop(self, conn):
         reason = "FreeSWITCH closed the connection"
         try:
@@ -268,6 +179,7 @@ class EslClient(Subscriptions, InboundESL):
                 self._on_frame(frame)
             while True:
                 data = conn.sock.recv(65536)
+                conn.received_at = time.monotonic()
                 if not data:
                     if conn.parser.buffered:
                         reason = (f"connection closed in the middle of a frame "
@@ -279,19 +191,48 @@ class EslClient(Subscriptions, InboundESL):
             reason = f"protocol error: {exc}"
         except OSError as exc:
             reason = f"socket error: {exc}"
+        except Exception as exc:  # a parser bug must still end the connection, never hang it
+            log.exception("ESL reader failed")
+            reason = f"reader failed: {exc!r}"
         self._lost(conn, reason)
 
-    def _lost(self, conn, reason):
+    def _oldest_pending(self):
+        """When the oldest command still awaiting its reply was sent (None: none waits)."""
+        pending = self._pending
+        return pending[0].sent_at if pending else None
+
+    def _declare_dead(self, conn, kind, reason):
+        """The watchdog's verdict: the connection is silent (half-open, frozen): close it;
+        reconnecting and (on the event connection) the resync follow as for any loss."""
+        if conn.lost or conn is not self._conn:
+            return
+        log.error("ESL connection to %s:%s declared dead (%s): %s; reconnecting", self.host,
+                  self.port, kind, reason)
+        self._lost(conn, f"{kind}: {reason}", kind)
+        if self.on_dead is not None:
+            gevent.spawn(self._callback, self.on_dead, kind, reason)
+
+    def drop(self, kind, reason):
+        """Declare the current connection dead from outside (acd.esl.switch: the event
+        connection to the same switch went silent): closed and reconnected as any lost one."""
+        conn = self._conn
+        if conn is not None and not conn.lost:
+            self._declare_dead(conn, kind, reason)
+
+    def _lost(self, conn, reason, kind=watchdog.CONNECTION_LOST):
         """The one place a connection ends: fail what waits, tell listeners, maybe reconnect."""
         if conn is None or conn.lost:
             return
         conn.lost = True
-        with _suppress_os_error():
+        if conn.watchdog is not None and conn.watchdog is not gevent.getcurrent():
+            conn.watchdog.kill(block=False)
+        with contextlib.suppress(OSError):  # the reader's recv then fails
             conn.sock.close()
         if conn is not self._conn:
             return
         self.connected = False
         self._up.clear()
+        self._loss_reason = kind
         error = ConnectionLost(f"ESL connection to {self.host}:{self.port} lost: {reason}")
         pending, self._pending = self._pending, collections.deque()
         jobs, self._jobs = self._jobs, {}
@@ -328,6 +269,7 @@ class EslClient(Subscriptions, InboundESL):
                 continue
             if first_delay is None:
                 self.reconnects += 1
+                self.reconnect_reasons[self._loss_reason] += 1
                 if self.on_reconnect:
                     gevent.spawn(self._callback, self.on_reconnect)
             return
@@ -410,7 +352,7 @@ class EslClient(Subscriptions, InboundESL):
         ``DISCONNECT`` = connection lost), in its own worker greenlet."""
         super().register_handle(name, handler)
         if handler not in self._workers:
-            self._workers[handler] = _Worker(handler)
+            self._workers[handler] = Worker(handler)
 
     def unregister_handle(self, name, handler):
         super().unregister_handle(name, handler)
@@ -465,7 +407,7 @@ class EslClient(Subscriptions, InboundESL):
         else:
             raw = bytes(data)
         commands.check_command(raw.decode("utf-8", "replace"))
-        slot = gevent.event.AsyncResult()
+        slot = _Slot()
         started = time.perf_counter()
         with self._send_lock:
             conn = self._conn
@@ -534,27 +476,3 @@ class EslClient(Subscriptions, InboundESL):
         elif not done.value.ok:
             self._jobs.pop(job.job_uuid, None)
             job.set_exception(CommandError(f"bgapi {job.command.split(' ')[0]}: {done.value.data}"))
-
-def command_name(raw):
-    """What a command is, for metrics: the api/bgapi command's first word (``originate``,
-    ``uuid_bridge``), else the ESL command itself (``sendmsg``, ``event``, ``filter``)."""
-    words = raw[:200].split(b"\n", 1)[0].decode("ascii", "replace").split()
-    if len(words) > 1 and words[0] in ("api", "bgapi"):
-        return words[1]
-    return words[0] if words else ""
-
-
-def _tune_socket(sock):
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    for name, value in (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3)):
-        if hasattr(socket, name):
-            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
-
-
-class _suppress_os_error:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, exc, tb):
-        return kind is not None and issubclass(kind, OSError)

@@ -397,3 +397,12 @@ def filter_command(header, value, delete=False):
     if _CONTROL.search(value) or "\n" in value or "\r" in value:
         raise UnsafeValue(f"invalid filter value {value!r}")
     return f"filter {'delete ' if delete else ''}{header} {value}"
+
+
+def command_name(raw):
+    """What a command is, for metrics: the api/bgapi command's first word (``originate``,
+    ``uuid_bridge``), else the ESL command itself (``sendmsg``, ``event``, ``filter``)."""
+    words = raw[:200].split(b"\n", 1)[0].decode("ascii", "replace").split()
+    if len(words) > 1 and words[0] in ("api", "bgapi"):
+        return words[1]
+    return words[0] if words else ""

@@ -106,7 +106,7 @@ class FrameParser:
 
 def _content_length(text):
     text = text.strip()
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # str.isdigit() also takes '²', int() does not
         raise ProtocolError(f"bad Content-Length {text!r}")
     length = int(text)
     if length > MAX_BODY:
@@ -350,7 +350,7 @@ class Event:
         own_body = ""
         if end + 2 < len(text):  # something after the header block: the event's own body
             length = headers.get("Content-Length", "")
-            if length.isdigit() and int(length):
+            if length.isascii() and length.isdigit() and int(length):
                 start = body.find(b"\n\n") + 2
                 own_body = body[start:start + int(length)].decode("utf-8", "replace")
         return cls(headers, own_body)

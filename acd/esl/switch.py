@@ -26,11 +26,13 @@ is the daemon's cue to resynchronise. ``fire``/``api_reply`` keep the router's v
 command whose reply nothing waits for, and one whose reply is read.
 """
 
+import collections
 import logging
 import time
 import zlib
 
 from acd import defaults
+from acd.esl import watchdog
 from acd.esl.client import EslClient, EslError, NotConnectedError
 
 log = logging.getLogger("acd.esl")
@@ -43,19 +45,22 @@ class Switch:
     def __init__(self, host=defaults.ESL_HOST, port=defaults.ESL_PORT,
                  password=defaults.ESL_PASSWORD, *, connections=defaults.ESL_COMMAND_CONNECTIONS,
                  command_timeout=defaults.ESL_COMMAND_TIMEOUT, on_connect=None, on_command=None,
-                 on_event=None, **client_options):
+                 on_event=None, heartbeat_timeout=None, **client_options):
         """``connections``: command connections (>= 1). ``on_command(name, seconds)`` hears how
         long each command took to be answered -- for a bgapi job other than originate, until
         its result (the time the switch took to run it); ``on_event(name, lag)`` how late each
-        event arrived."""
+        event arrived. ``heartbeat_timeout``: the watchdog's limit (acd.esl.watchdog) on every
+        connection -- silence on the event connection, an unanswered command on any."""
         self.host, self.port = host, port
         self.command_timeout = command_timeout
         self.on_command = on_command
         self.events = EslClient(host, port, password, command_timeout=command_timeout,
                                 on_connect=on_connect, on_command=self._job_reply_timed,
-                                on_event=on_event, **client_options)
+                                on_event=on_event, heartbeat_timeout=heartbeat_timeout,
+                                on_dead=self._event_connection_dead, **client_options)
         self.lines = [EslClient(host, port, password, command_timeout=command_timeout,
-                                on_command=on_command, events=False, **client_options)
+                                on_command=on_command, events=False,
+                                heartbeat_timeout=heartbeat_timeout, **client_options)
                       for _ in range(max(1, int(connections)))]
 
     # -- the connections ----------------------------------------------------------------------
@@ -72,6 +77,15 @@ class Switch:
     @property
     def reconnects(self):
         return self.events.reconnects
+
+    @property
+    def reconnect_reasons(self):
+        """Reconnects by reason (acd.esl.watchdog.REASONS): the event connection's, plus the
+        command connections' declared dead for a command that never answered."""
+        reasons = collections.Counter(self.events.reconnect_reasons)
+        for line in self.lines:
+            reasons[watchdog.COMMAND_TIMEOUT] += line.reconnect_reasons[watchdog.COMMAND_TIMEOUT]
+        return reasons
 
     @property
     def event_counts(self):
@@ -113,6 +127,15 @@ class Switch:
         if not uuid or len(self.lines) == 1:
             return self.lines[0]
         return self.lines[zlib.crc32(uuid.encode()) % len(self.lines)]
+
+    def _event_connection_dead(self, kind, reason):
+        """The event connection went silent (acd.esl.watchdog): the command connections run
+        over the same path to the same switch and are frozen too, almost always. Each would
+        otherwise be found out only by a command of its own that waits the whole timeout --
+        one after another, holding up the daemon's resync. Reconnect them all now."""
+        for line in self.lines:
+            line.drop(kind, f"the event connection to the same switch was declared dead "
+                            f"({reason})")
 
     # -- commands -----------------------------------------------------------------------------
 

@@ -14,8 +14,8 @@ variables and reports are here.
 
 import logging
 
-from acd.sim import (api_calls, api_media, fsparse, hold, inbound, latency, listing, recording,
-                     trace, transfer, users)
+from acd.sim import (api_calls, api_media, fsparse, hold, inbound, latency, links, listing,
+                     recording, trace, transfer, users)
 from acd.sim.api_calls import NO_SUCH_CHANNEL
 
 log = logging.getLogger("acd.sim.api")
@@ -129,6 +129,10 @@ def api_sim_latency(call):
     return latency.api_sim_latency(call.sw, call.arg)
 
 
+def api_sim_esl(call):
+    return links.api_sim_esl(call.sw, call.arg)
+
+
 def api_sim_call(call):
     return inbound.api_sim_call(call.sw, call.arg)
 
@@ -141,7 +145,7 @@ COMMANDS = {
     "system": recording.api_system, "file_exists": recording.api_file_exists,
     "show": api_show, "status": api_status, "version": api_version,
     "sim_user": api_sim_user, "sim_users": api_sim_users, "sim_trace": api_sim_trace,
-    "sim_latency": api_sim_latency,
+    "sim_latency": api_sim_latency, "sim_esl": api_sim_esl,
     "sim_call": api_sim_call,
 }
 COMMANDS.update(api_calls.COMMANDS)

@@ -24,6 +24,9 @@ class EventBus:
         if listener in self._listeners:
             self._listeners.remove(listener)
 
+    def listeners(self):
+        return list(self._listeners)
+
     def wants(self, name, subclass=None):
         for listener in self._listeners:
             if listener.wants(name, subclass):

@@ -16,20 +16,14 @@ delay, events pass through the connection's DelayLine before the holding and the
 """
 
 import logging
-import signal
-import socket
-import sys
 import uuid as uuidlib
 
 import gevent
-import gevent.event
 import gevent.queue
-import gevent.server
 
-from acd.sim import api, filters, latency, listing, trace, wire
+from acd.sim import api, filters, latency, trace, wire
 from acd.sim.event import EVENT_NAMES
 from acd.sim.session import message_from_sendmsg
-from acd.sim.switch import Switch
 
 log = logging.getLogger("acd.sim.server")
 _CLOSE = object()
@@ -66,11 +60,13 @@ class Connection:
         self.missed = 0
         self.latency = latency.of(sw)
         self.delay_line = None      # a latency.DelayLine once an event was delayed
+        self.frozen = False         # links.py: half-open -- nothing read is acted on, nothing sent
+        self.greenlet = None        # the greenlet serving it (links.py spares the one asking)
 
     # --- event delivery ----------------------------------------------------------------
 
     def wants(self, name, subclass=None):
-        if not self.listening or not self.running:
+        if not self.listening or not self.running or self.frozen:
             return False
         if self.all_events:
             return True
@@ -119,11 +115,12 @@ class Connection:
         if self.missed > MAX_MISSED:
             log.warning("client is not reading its events; disconnecting it")
             self.running = False
-            _close(self.sock)
+            close(self.sock)
 
     # --- the connection's life -----------------------------------------------------------
 
     def serve(self):
+        self.greenlet = gevent.getcurrent()
         writer = gevent.spawn(self._write_loop)
         self.sw.bus.add(self)
         self.out.put(wire.AUTH_REQUEST)
@@ -136,7 +133,7 @@ class Connection:
                 self.delay_line.stop()
             self.out.put(_CLOSE)
             writer.join(timeout=5)
-            _close(self.sock)
+            close(self.sock)
 
     def _read_loop(self):
         while self.running:
@@ -146,6 +143,8 @@ class Connection:
                 return
             if not data:
                 return
+            if self.frozen:
+                continue
             self.reader.feed(data)
             try:
                 for command in self.reader.commands():
@@ -172,7 +171,7 @@ class Connection:
                     break
                 item = out.get_nowait()
             try:
-                if chunks:
+                if chunks and not self.frozen:
                     self.sock.sendall(b"".join(chunks))
             except OSError:
                 self.running = False
@@ -438,74 +437,8 @@ def _log_level(text):
     return LOG_LEVELS.get(text.lower())
 
 
-def _close(sock):
+def close(sock):
     try:
         sock.close()
     except OSError:
         pass
-
-
-# --- the server ---------------------------------------------------------------------------
-
-class SimServer:
-    """The switch, its ESL listener and its heartbeat."""
-
-    def __init__(self, host, port, config):
-        self.config = config
-        self.switch = Switch(config)
-        self.server = gevent.server.StreamServer((host, port), self._handle)
-        self.heartbeat = None
-
-    @property
-    def address(self):
-        host, port = self.server.address[:2]
-        return host, port
-
-    def start(self):
-        self.server.start()
-        self.heartbeat = gevent.spawn(self._beat)
-        return self
-
-    def stop(self):
-        if self.heartbeat is not None:
-            self.heartbeat.kill(block=False)
-        self.server.stop(timeout=1)
-
-    def _handle(self, sock, address):
-        # As mod_event_socket (SWITCH_SO_TCP_NODELAY on every listener socket): without it,
-        # Nagle's algorithm holds a small frame written behind an unacknowledged one until the
-        # client's delayed ACK (~40 ms on Linux) -- every reply and event would be late.
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
-        Connection(sock, self.switch, self.config.password).serve()
-
-    def _beat(self):
-        sw = self.switch
-        while True:
-            gevent.sleep(self.config.heartbeat)
-            sw.fire("HEARTBEAT", lambda: listing.heartbeat_headers(sw))
-            next_run = int(sw.clock() + self.config.heartbeat)
-            sw.fire("RE_SCHEDULE", lambda: [
-                ("Task-ID", "1"), ("Task-Desc", "heartbeat"), ("Task-Group", "core"),
-                ("Task-Runtime", str(next_run))])
-
-
-def serve_forever(host, port, config):
-    """Run the simulator until SIGTERM/SIGINT; prints ``listening on HOST:PORT`` when ready."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(stream=sys.stderr, level=logging.INFO,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    sim = SimServer(host, port, config).start()
-    stopped = gevent.event.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        gevent.signal_handler(signum, stopped.set)
-    bound_host, bound_port = sim.address
-    log.info("simulator up (config %s)", config.source)
-    sys.stdout.write("listening on %s:%d\n" % (bound_host, bound_port))
-    sys.stdout.flush()
-    stopped.wait()
-    log.info("stopping")
-    sim.stop()
-    return 0

@@ -207,6 +207,8 @@ class CommandReader:
         block, self._buf = buf[:end], _after_block(buf, end)
         cmd = _parse_block(block)
         length = _content_length(cmd)
+        if length > self.MAX_BLOCK:
+            raise ValueError(f"command body of {length} bytes announced")
         if length > 0:
             self._pending, self._need = cmd, length
             return self._take_body()

@@ -1,0 +1,1 @@
+"""Fuzzing acd (``make fuzz``): see fuzz/run.py."""
