@@ -106,10 +106,10 @@ def _auth(config):
     from acd import clock
     from acd.cti.auth import Auth
     from acd.store.cti import CtiStore
-    from acd.store.keys import Keys
+    from acd.store.connect import connect, keys_for
 
-    client = redis.Redis.from_url(config.redis.url, decode_responses=True, socket_timeout=10)
-    return Auth(lambda: config, CtiStore(client, Keys(config.redis.prefix)), clock.now,
+    client = connect(config.redis, socket_timeout=10)
+    return Auth(lambda: config, CtiStore(client, keys_for(config.redis)), clock.now,
                 config.http.admin_token)
 
 

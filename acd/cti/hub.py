@@ -161,9 +161,7 @@ class EventHub:
         if self.reader is None:
             self.cursor = self.store.last_event_id()
             self._pool = gevent.threadpool.ThreadPool(1)
-            pool = self.store.redis.connection_pool
-            self._client = redis.Redis(connection_pool=pool.__class__(
-                connection_class=pool.connection_class, **pool.connection_kwargs))
+            self._client = _clone(self.store.redis)
             self.reader = gevent.spawn(self._read)
         return self
 
@@ -267,3 +265,13 @@ def _reset_frame(last_id):
     data = json.dumps({"last_event_id": last_id, "reason": "events after it were trimmed from "
                        "the stream (cti.event-retention); reload the state from the API"})
     return f"event: stream.reset\ndata: {data}\n\n".encode()
+
+
+def _clone(client):
+    """An independent client to the same Redis (acd.store.connect's clients know how; a plain
+    ``redis.Redis`` gets a copy of its connection pool)."""
+    if hasattr(client, "acd_clone"):
+        return client.acd_clone()
+    pool = client.connection_pool
+    return redis.Redis(connection_pool=pool.__class__(connection_class=pool.connection_class,
+                                                      **pool.connection_kwargs))
