@@ -7,8 +7,9 @@ a Redis we did not start (as acd.redis_server).
   it as ``service``, with a short ``down-after-milliseconds`` so a failover takes seconds.
   ``kill_primary()`` SIGKILLs the primary; ``wait_failover()`` waits until the sentinels name
   another one.
-* :class:`ClusterGroup`: three primaries (``--cluster-enabled yes``) joined with
-  ``redis-cli --cluster create``.
+* :class:`ClusterGroup`: three primaries (``--cluster-enabled yes``), with a replica each if
+  asked, joined with ``redis-cli --cluster create``. ``kill_primary_of(key)`` SIGKILLs the
+  primary serving the key's slot; ``wait_failover()`` waits until a replica serves it.
 
 ``redis_section`` is the ``redis`` section of acd.yaml that reaches the group.
 """
@@ -158,8 +159,8 @@ class SentinelGroup:
 
 
 class ClusterGroup:
-    def __init__(self, primaries=3, node_timeout_ms=2000):
-        self.count, self.node_timeout_ms = primaries, node_timeout_ms
+    def __init__(self, primaries=3, replicas=0, node_timeout_ms=2000):
+        self.count, self.replicas, self.node_timeout_ms = primaries, replicas, node_timeout_ms
         self.nodes = []
 
     def start(self):
@@ -168,25 +169,70 @@ class ClusterGroup:
             raise RedisStartError("redis-cli not found (it comes with Debian's redis-tools, "
                                   "installed with redis-server)")
         try:
-            for _ in range(self.count):
+            for _ in range(self.count * (1 + self.replicas)):
                 self.nodes.append(RedisServer(args=[
                     "--cluster-enabled", "yes", "--cluster-node-timeout", str(self.node_timeout_ms),
                     "--cluster-config-file", "nodes.conf",
                     "--cluster-port", str(free_port())]).start())   # (default: port + 10000)
             created = subprocess.run(
                 [cli, "--cluster", "create", *[f"127.0.0.1:{n.port}" for n in self.nodes],
-                 "--cluster-yes"], stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+                 "--cluster-replicas", str(self.replicas), "--cluster-yes"], stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
             if created.returncode:
                 raise RedisStartError("redis-cli --cluster create failed: "
                                       + created.stdout.decode(errors="replace")[-2000:])
             _wait(self._ok, 20, "the cluster did not become ok")
+            _wait(self._replicas_ready, 20, "the replicas did not sync")
         except BaseException:
             self.stop()
             raise
         return self
 
     def _ok(self):
-        return all("cluster_state:ok" in _command(n.port, "CLUSTER", "INFO") for n in self.nodes)
+        return all("cluster_state:ok" in _command(n.port, "CLUSTER", "INFO") for n in self.nodes
+                   if n.proc.poll() is None)
+
+    def _replicas_ready(self):
+        """Every replica synced, and known as a replica of its primary to every node (a
+        replica fails over only then)."""
+        replicas = 0
+        for node in self.nodes:
+            info = _command(node.port, "INFO", "replication")
+            if "role:slave" in info:
+                if "master_link_status:up" not in info:
+                    return False
+                replicas += 1
+        return replicas == self.count * self.replicas and all(
+            sum("slave" in line.split()[2] for line in _command(n.port, "CLUSTER", "NODES")
+                .splitlines() if len(line.split()) >= 8) == replicas for n in self.nodes)
+
+    def _live(self):
+        return next(n for n in self.nodes if n.proc.poll() is None)
+
+    def primary_of(self, key):
+        """The port of the (healthy) primary serving ``key``'s slot, or None."""
+        reply = _command(self._live().port, "CLUSTER", "KEYSLOT", key)
+        slot = int(reply.strip().lstrip(":"))
+        for line in _command(self._live().port, "CLUSTER", "NODES").splitlines():
+            words = line.split()
+            if len(words) < 9 or "master" not in words[2] or "fail" in words[2]:
+                continue
+            for served in words[8:]:
+                low, _, high = served.partition("-")
+                if low.isdigit() and int(low) <= slot <= int(high or low):
+                    return int(words[1].split("@")[0].rpartition(":")[2])
+        return None
+
+    def kill_primary_of(self, key):
+        """SIGKILL the primary serving ``key``; returns its port."""
+        port = self.primary_of(key)
+        next(n for n in self.nodes if n.port == port).kill()
+        return port
+
+    def wait_failover(self, key, old_port, timeout=30):
+        """Wait until another primary serves ``key`` and the cluster is ok; its port."""
+        _wait(lambda: self.primary_of(key) not in (None, old_port) and self._ok(), timeout,
+              "no cluster failover")
+        return self.primary_of(key)
 
     @property
     def redis_section(self):

@@ -7,7 +7,9 @@ a script whose keys spanned slots would fail here with CROSSSLOT."""
 import pytest
 import redis
 
+from acd.redis_ha import ClusterGroup
 from acd.store.connect import ClusterClient
+from tests.failover_load import kill_primary_under_load
 from tests.redis_where import client_for
 # The tests below are imported so that they run again in this module, where ``redis_url``
 # is the cluster (pytest collects them here with this module's fixtures).
@@ -70,3 +72,13 @@ def test_pipelines_run_scripts_on_a_fresh_node(redis_url):
     with pytest.raises(redis.exceptions.NoScriptError):
         store.enqueue("c2", "support", 0, T0 + 1)       # the first answer: NOSCRIPT ...
     assert store.enqueue("c2", "support", 0, T0 + 1) == 2   # ... then loaded again
+
+
+def test_primary_of_the_slot_killed_under_load_loses_no_caller_and_no_agent(tmp_path):
+    """Three primaries with a replica each; the primary serving ``{acd}``'s slot dies and its
+    replica takes over (cluster-node-timeout 2 s): the same checks as with Sentinel."""
+    with ClusterGroup(replicas=1) as group:
+        kill_primary_under_load(tmp_path, group.redis_section,
+                                lambda: group.kill_primary_of("{acd}"),
+                                lambda: group.primary_of("{acd}"),
+                                lambda port: group.wait_failover("{acd}", port), "cluster")

@@ -13,8 +13,10 @@ Theory of operation
   acd's own fallbacks), as after a plain Redis restart.
 * ``cluster`` -- a Redis Cluster: :class:`ClusterClient`, a ``RedisCluster`` whose pipelines
   also run registered scripts (a cluster pipeline does not load them by itself) and are
-  transactions by default, as ``redis.Redis``'s are. Keys carry the hash tag ``{prefix}``
-  (``acd.store.keys.Keys(..., cluster=True)``), so one deployment's keys share one slot.
+  transactions by default, as ``redis.Redis``'s are; its own exceptions that are not
+  ``redis.RedisError`` (no node reachable, slots not covered while a replica takes over) come
+  out as ``redis.ConnectionError``, which every caller already handles. Keys carry the hash
+  tag ``{prefix}`` (``acd.store.keys.Keys(..., cluster=True)``): one deployment, one slot.
 
 ``options`` are redis-py connection options (``socket_timeout``, ``retry``, ...);
 ``decode_responses`` defaults to True. Each client keeps ``acd_clone()``: a new, independent
@@ -38,8 +40,8 @@ def connect(config, **options):
         try:
             client = ClusterClient(startup_nodes=[ClusterNode(h, p) for h, p in config.cluster],
                                    password=config.password, **options)
-        except RedisClusterException as exc:   # not a RedisError: callers catch those
-            raise redis.ConnectionError(f"redis cluster {config.cluster}: {exc}") from exc
+        except RedisClusterException as exc:
+            raise _down(exc) from exc
     else:
         client = redis.Redis.from_url(config.url, **options)
     client.acd_clone = lambda: connect(config, **options)
@@ -73,6 +75,12 @@ class ClusterClient(RedisCluster):
         super().__init__(*args, **kwargs)
         self.acd_scripts = {}
         self.acd_loaded = False
+
+    def execute_command(self, *args, **kwargs):
+        try:
+            return super().execute_command(*args, **kwargs)
+        except RedisClusterException as exc:   # no node reachable, slots not covered (a
+            raise _down(exc) from exc            # failover under way): a redis.RedisError
 
     def register_script(self, script):
         found = super().register_script(script)
@@ -122,3 +130,10 @@ class _ClusterPipeline:
         except redis.exceptions.NoScriptError:
             self._cluster.acd_loaded = False
             raise
+        except RedisClusterException as exc:
+            raise _down(exc) from exc
+
+
+def _down(exc):
+    """redis-py's cluster errors that are not RedisErrors, as one (callers catch those)."""
+    return redis.ConnectionError(f"redis cluster: {exc}")
