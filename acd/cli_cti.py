@@ -84,8 +84,8 @@ def run_token(args, stdout=None):
     config = _load_config(args.config, "token", "--config FILE")
     if isinstance(config, int):
         return config
-    auth = _auth(config)
     try:
+        auth = _auth(config)
         if args.action == "create":
             return _create(auth, args, stdout)
         if args.action == "list":

@@ -51,9 +51,8 @@ def run_recordings(args, stdout=None, now=None):
     config = _load_config(args.config, "recordings", "--config FILE")
     if isinstance(config, int):
         return config
-    client = connect(config.redis, socket_timeout=10)
-    store = RecordingStore(client, keys_for(config.redis))
     try:
+        store = RecordingStore(connect(config.redis, socket_timeout=10), keys_for(config.redis))
         if args.action == "show":
             return _show(store, args.call, stdout)
         if args.action == "list":

@@ -37,9 +37,9 @@ def run_webhooks(args, stdout=None):
     config = _load_config(args.config, "webhooks", "--config FILE")
     if isinstance(config, int):
         return config
-    client = connect(config.redis, socket_timeout=10)
     keys = keys_for(config.redis)
     try:
+        client = connect(config.redis, socket_timeout=10)
         if args.action == "list-failed":
             print("id\tevent\turl\tattempts\terror\twritten", file=stdout)
             for entry_id, fields in failed(client, keys):

@@ -318,8 +318,8 @@ def print_report(config, start, end, queue, output_format, out):
 
     from acd.store.connect import connect, keys_for
 
-    client = connect(config.redis, socket_timeout=10)
     try:
+        client = connect(config.redis, socket_timeout=10)
         document = report(client, keys_for(config.redis), config, start, end, queue)
     except redis.RedisError as exc:
         print(f"acd report: cannot read the call records from Redis: {exc}", file=sys.stderr)
