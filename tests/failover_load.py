@@ -16,8 +16,8 @@ AGENTS = ["2001", "2002", "2003", "2004"]
 #: the agents answer at once; each caller hangs up after a second of talk
 PHONES = {a: {"answer-after": 0.2} for a in AGENTS}
 TALK = 1.0
-CALLERS, EVERY = 24, 0.4   # 24 callers, one every 0.4 s, on both hosts in turn
-KILL_AT = 8                # the primary dies before the 9th
+CALLERS, EVERY = 18, 0.4   # 18 callers, one every 0.4 s, on both hosts in turn
+KILL_AT = 6                # the primary dies before the 7th
 #: generous: failover plus the daemons' reconnect and resync
 MAX_PAUSE = 30.0
 

@@ -12,16 +12,14 @@ from acd.store.connect import ClusterClient
 from tests.failover_load import kill_primary_under_load
 from tests.redis_where import client_for
 # The tests below are imported so that they run again in this module, where ``redis_url``
-# is the cluster (pytest collects them here with this module's fixtures).
+# is the cluster (pytest collects them here, with this module's fixtures).
 from tests.cti_world import cti_factory  # noqa: F401 (a fixture)
 from tests.test_cti_auth import test_integration_tokens_from_the_command_line
 from tests.test_cti_events import (test_call_offered_reaches_the_agent_before_its_phone_answers,
                                    test_events_survive_a_redis_that_forgot_the_scripts)
-from tests.test_webhooks import test_a_receiver_down_for_max_age_gets_dead_letters_then_a_replay
 from tests.test_daemon import (world_factory,  # noqa: F401 (a fixture)
                                test_agent_shared_by_two_queues_takes_the_longest_waiting_caller,
                                test_caller_is_answered_by_an_agent_and_the_agent_wraps_up,
-                               test_hunt_group_falls_through_on_no_answer_busy_reject,
                                test_two_daemons_on_one_redis_never_offer_one_agent_twice)
 from tests.test_skills_store import (test_filter_mode_keeps_the_queue_strategy_order,
                                      test_pick_skips_busy_agents_and_stale_entries)
@@ -32,22 +30,24 @@ from tests.test_store import (store,  # noqa: F401 (a fixture)
                               test_leases_expire, test_no_answers_put_the_agent_on_break,
                               test_reserve_takes_the_agent_out_and_only_once,
                               test_strategies_order)
+from tests.test_webhooks import test_a_receiver_down_for_max_age_gets_dead_letters_then_a_replay
 
-RERUN = (test_filter_mode_keeps_the_queue_strategy_order,
-         test_a_receiver_down_for_max_age_gets_dead_letters_then_a_replay,
-         test_integration_tokens_from_the_command_line,
+#: what runs again here: the store's scripts, skills (pick.lua), the daemon routing with two
+#: daemons, CTI events and logins, the CLIs, webhooks (MULTI pipelines)
+RERUN = (test_strategies_order, test_reserve_takes_the_agent_out_and_only_once,
+         test_concurrent_reservations_never_share_an_agent,
+         test_call_answered_then_ended_goes_through_wrap_up,
+         test_no_answers_put_the_agent_on_break, test_leases_expire,
+         test_callers_keep_their_place_and_priority_counts,
+         test_pick_skips_busy_agents_and_stale_entries,
+         test_filter_mode_keeps_the_queue_strategy_order,
+         test_caller_is_answered_by_an_agent_and_the_agent_wraps_up,
+         test_agent_shared_by_two_queues_takes_the_longest_waiting_caller,
+         test_two_daemons_on_one_redis_never_offer_one_agent_twice,
          test_call_offered_reaches_the_agent_before_its_phone_answers,
          test_events_survive_a_redis_that_forgot_the_scripts,
-         test_agent_shared_by_two_queues_takes_the_longest_waiting_caller,
-         test_caller_is_answered_by_an_agent_and_the_agent_wraps_up,
-         test_hunt_group_falls_through_on_no_answer_busy_reject,
-         test_two_daemons_on_one_redis_never_offer_one_agent_twice,
-         test_pick_skips_busy_agents_and_stale_entries,
-         test_call_answered_then_ended_goes_through_wrap_up,
-         test_callers_keep_their_place_and_priority_counts,
-         test_concurrent_reservations_never_share_an_agent, test_leases_expire,
-         test_no_answers_put_the_agent_on_break, test_reserve_takes_the_agent_out_and_only_once,
-         test_strategies_order)
+         test_integration_tokens_from_the_command_line,
+         test_a_receiver_down_for_max_age_gets_dead_letters_then_a_replay)
 
 
 @pytest.fixture
