@@ -84,8 +84,9 @@ class ClusterClient(RedisCluster):
 
     def register_script(self, script):
         found = super().register_script(script)
-        self.acd_scripts[found.sha] = script
-        self.acd_loaded = False
+        if found.sha not in self.acd_scripts:   # (stores made per request register again)
+            self.acd_scripts[found.sha] = script
+            self.acd_loaded = False
         return found
 
     def load_registered(self):
