@@ -113,15 +113,15 @@ def run_export(args, stdout=None):
     from acd.config import ConfigError
     from acd.config_reader import read_yaml
     from acd.store.admin import AdminStore
-    from acd.store.keys import Keys
+    from acd.store.connect import connect, keys_for
 
     stdout = stdout or sys.stdout
     config = _load_config(args.config, "export-config", "--config FILE")
     if isinstance(config, int):
         return config
-    client = redis.Redis.from_url(config.redis.url, decode_responses=True, socket_timeout=10)
-    store = AdminStore(client, Keys(config.redis.prefix))
     try:
+        client = connect(config.redis, socket_timeout=10)
+        store = AdminStore(client, keys_for(config.redis))
         _, overlay = store.read()
     except redis.RedisError as exc:
         print(f"acd export-config: redis: {exc}", file=sys.stderr)

@@ -84,8 +84,8 @@ def run_token(args, stdout=None):
     config = _load_config(args.config, "token", "--config FILE")
     if isinstance(config, int):
         return config
-    auth = _auth(config)
     try:
+        auth = _auth(config)
         if args.action == "create":
             return _create(auth, args, stdout)
         if args.action == "list":
@@ -106,10 +106,10 @@ def _auth(config):
     from acd import clock
     from acd.cti.auth import Auth
     from acd.store.cti import CtiStore
-    from acd.store.keys import Keys
+    from acd.store.connect import connect, keys_for
 
-    client = redis.Redis.from_url(config.redis.url, decode_responses=True, socket_timeout=10)
-    return Auth(lambda: config, CtiStore(client, Keys(config.redis.prefix)), clock.now,
+    client = connect(config.redis, socket_timeout=10)
+    return Auth(lambda: config, CtiStore(client, keys_for(config.redis)), clock.now,
                 config.http.admin_token)
 
 

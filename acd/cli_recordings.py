@@ -44,16 +44,15 @@ def run_recordings(args, stdout=None, now=None):
     import redis
 
     from acd import clock
-    from acd.store.keys import Keys
+    from acd.store.connect import connect, keys_for
     from acd.store.recording import RecordingStore
 
     stdout = stdout or sys.stdout
     config = _load_config(args.config, "recordings", "--config FILE")
     if isinstance(config, int):
         return config
-    client = redis.Redis.from_url(config.redis.url, decode_responses=True, socket_timeout=10)
-    store = RecordingStore(client, Keys(config.redis.prefix))
     try:
+        store = RecordingStore(connect(config.redis, socket_timeout=10), keys_for(config.redis))
         if args.action == "show":
             return _show(store, args.call, stdout)
         if args.action == "list":

@@ -30,16 +30,16 @@ def run_webhooks(args, stdout=None):
 
     from acd.cli import _load_config
     from acd.service import iso_utc
-    from acd.store.keys import Keys
+    from acd.store.connect import connect, keys_for
     from acd.webhooks import failed, replay
 
     stdout = stdout or sys.stdout
     config = _load_config(args.config, "webhooks", "--config FILE")
     if isinstance(config, int):
         return config
-    client = redis.Redis.from_url(config.redis.url, decode_responses=True, socket_timeout=10)
-    keys = Keys(config.redis.prefix)
+    keys = keys_for(config.redis)
     try:
+        client = connect(config.redis, socket_timeout=10)
         if args.action == "list-failed":
             print("id\tevent\turl\tattempts\terror\twritten", file=stdout)
             for entry_id, fields in failed(client, keys):

@@ -21,7 +21,8 @@ from acd.esl.commands import UnsafeValue, parse_contact
 from acd.schedule import Schedule
 
 from acd import config_crm, config_cti, defaults
-from acd import ivr_config
+from acd import config_redis, ivr_config
+from acd.config_redis import RedisConfig
 from acd.config_queues import (ACTION_KINDS, NAME, NAME_CHARS, STRATEGIES, Action, QueueConfig,
                                RelaxStep, Tier, check_queues, read_action, read_queues, skill_map)
 from acd.config_reader import (ConfigError, Problems, Reader, items, key_path, read_yaml, shown)
@@ -39,7 +40,6 @@ _TOP_KEYS = ("instance", "unknown-queue", "freeswitch", "redis", "http", "agents
              "schedules", "metrics", "records", "cti", "crm", "webhooks")  # crm, webhooks: config_crm   # ivr, schedules: acd/ivr_config.py; cti: config_cti
 _FREESWITCH_KEYS = ("host", "port", "password", "command-timeout", "command-connections",
                     "max-inflight-originates", "heartbeat-timeout")
-_REDIS_KEYS = ("url", "prefix")
 _HTTP_KEYS = ("listen", "admin-token") + config_cti.HTTP_KEYS
 _AGENT_KEYS = ("id", "name", "contact", "status", "max-no-answer", "wrap-up-time",
                "reject-delay-time", "busy-delay-time", "no-answer-delay-time", "ring-timeout",
@@ -49,9 +49,6 @@ _RECORDS_KEYS = ("max-length", "retention")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])\Z")
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
-_PREFIX = re.compile(r"[A-Za-z0-9_.-]+\Z")
-
-_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 @dataclass(frozen=True)
@@ -68,12 +65,6 @@ class FreeswitchConfig:
     #: shrinks below while FreeSWITCH's commands or events slow down
     max_inflight_originates: int = defaults.MAX_INFLIGHT_ORIGINATES
     adaptive_originates: bool = True
-
-
-@dataclass(frozen=True)
-class RedisConfig:
-    url: str = field(default=defaults.REDIS_URL, repr=False)   # may hold a password
-    prefix: str = defaults.REDIS_PREFIX
 
 
 @dataclass(frozen=True)
@@ -224,7 +215,7 @@ def parse_config(data, source="<string>", env=os.environ):
                                          required=False) or None,
                       unknown_queue=_unknown_queue(top))
     freeswitch = _freeswitch(top.raw("freeswitch"), env, problems)
-    redis = _redis(top.raw("redis"), problems)
+    redis = config_redis.read(top.raw("redis"), env, problems)
     http = _http(top.raw("http"), env, problems)
     agents = _agents(top.raw("agents"), problems)
     queues = read_queues(top.raw("queues"), {agent.id for agent in agents}, problems)
@@ -343,17 +334,6 @@ def _port(r, name, default, minimum):
     if port > 65535:
         r.fail(name, f"expected a port number up to 65535, got {port}")
     return port
-
-
-def _redis(data, problems):
-    r = Reader(data, "redis", _REDIS_KEYS, problems)
-    url = r.text("url", defaults.REDIS_URL, secret=True)
-    if not url.startswith(_REDIS_SCHEMES):
-        r.fail("url", "expected a URL starting with " + ", ".join(_REDIS_SCHEMES))
-    prefix = r.text("prefix", defaults.REDIS_PREFIX)
-    if not _PREFIX.match(prefix):
-        r.fail("prefix", f"expected letters, digits and _ . - only, got {prefix!r}")
-    return RedisConfig(url=url, prefix=prefix)
 
 
 def _http(data, env, problems):

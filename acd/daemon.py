@@ -39,6 +39,7 @@ from acd.recovery import Recovery
 from acd.router import Router
 from acd.service import Service
 from acd.store import Store, TierRef
+from acd.store.connect import connect
 from acd.store.recording import RecordingStore
 from acd.wakeups import Wakeups
 
@@ -72,8 +73,8 @@ class Daemon:
         self.tick_interval = tick
         fs = config.freeswitch
         self.owner = owner or f"{socket.gethostname()}/{fs.host}:{fs.port}"
-        client = redis.Redis.from_url(
-            config.redis.url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2,
+        client = connect(
+            config.redis, socket_timeout=5, socket_connect_timeout=2,
             health_check_interval=10,
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2))  # fail fast: resync heals
         self.store = Store(client, config.redis.prefix, tiers_of=self._tiers_of)

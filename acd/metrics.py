@@ -275,10 +275,10 @@ class _Live:
 
     def __init__(self, metrics, daemon):
         self.metrics, self.daemon = metrics, daemon
-        url = daemon.config.redis.url
+        from acd.store.connect import connect
         timeout = defaults.METRICS_REDIS_PING_TIMEOUT
-        self.ping_client = redis.Redis.from_url(url, socket_timeout=timeout,
-                                                socket_connect_timeout=timeout)
+        self.ping_client = connect(daemon.config.redis, socket_timeout=timeout,
+                                   socket_connect_timeout=timeout, decode_responses=False)
         self._events = set()
 
     def describe(self):

@@ -316,11 +316,11 @@ def print_report(config, start, end, queue, output_format, out):
 
     import redis
 
-    from acd.store.keys import Keys
+    from acd.store.connect import connect, keys_for
 
-    client = redis.Redis.from_url(config.redis.url, decode_responses=True, socket_timeout=10)
     try:
-        document = report(client, Keys(config.redis.prefix), config, start, end, queue)
+        client = connect(config.redis, socket_timeout=10)
+        document = report(client, keys_for(config.redis), config, start, end, queue)
     except redis.RedisError as exc:
         print(f"acd report: cannot read the call records from Redis: {exc}", file=sys.stderr)
         return 1

@@ -24,9 +24,12 @@ def free_port(host="127.0.0.1"):
 
 
 class RedisServer:
-    def __init__(self, binary=None, host="127.0.0.1"):
+    def __init__(self, binary=None, host="127.0.0.1", args=()):
+        """``args``: more redis-server options (``--replicaof``, ``--cluster-enabled``: see
+        acd/redis_ha.py)."""
         self.binary = binary or os.environ.get("ACD_REDIS_SERVER") or shutil.which("redis-server")
         self.host = host
+        self.args = list(args)
         self.port = None
         self.dir = None
         self.proc = None
@@ -45,6 +48,7 @@ class RedisServer:
         args = [self.binary, "--bind", self.host, "--port", str(self.port), "--dir", self.dir,
                 "--save", "", "--appendonly", "no", "--daemonize", "no",
                 "--protected-mode", "yes", "--logfile", os.path.join(self.dir, "redis.log")]
+        args += self.args
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout
@@ -89,6 +93,12 @@ class RedisServer:
         if self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
+
+    def kill(self):
+        """SIGKILL: the server dies at once (its directory stays until ``stop()``)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
     def restart(self):
         """Die and come back on the same port, empty (no persistence): a Redis restart."""

@@ -17,6 +17,8 @@ import gevent
 import gevent.threadpool
 import redis
 
+from acd.store.connect import clone
+
 log = logging.getLogger("acd.wakeups")
 
 #: Seconds one read waits for a message (the stop is noticed within this).
@@ -47,10 +49,7 @@ class Wakeups:
     def _subscribe(self):
         """In the reader's thread, on a connection of its own (a pooled connection made in
         another thread cannot be used from this one under gevent)."""
-        pool = self.store.redis.connection_pool
-        client = redis.Redis(connection_pool=pool.__class__(
-            connection_class=pool.connection_class, **pool.connection_kwargs))
-        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        pubsub = clone(self.store.redis).pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(self.channel)
         return pubsub
 

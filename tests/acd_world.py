@@ -9,7 +9,6 @@ import itertools
 
 import gevent
 import gevent.queue
-import redis
 import yaml
 
 from acd.config import parse_config
@@ -18,6 +17,8 @@ from acd.esl import EslClient
 from acd.esl import commands as cmd
 from acd.sim.process import SimProcess
 from acd.store import Store
+from acd.store.connect import connect
+from tests.redis_where import redis_section
 
 #: The agents' phones: ids 2001-2009 answer quickly, others fail in every way.
 PHONES = {
@@ -145,7 +146,7 @@ class World:
             "freeswitch": {"host": "127.0.0.1", "password": "ClueCon",
                            "port": self.proxy.port if proxy else self.sim.port,
                            "command-timeout": 5},
-            "redis": {"url": redis_url, "prefix": "acd"},
+            "redis": dict(redis_section(redis_url), prefix="acd"),
             "http": {"listen": "127.0.0.1:0", "admin-token": "test-token"},
             "agents": [dict(agent_defaults, id=a, name=f"Agent {a}", contact=f"user/{a}",
                             **(agents or {}).get(a, {})) for a in agent_ids],
@@ -159,7 +160,7 @@ class World:
         if "cti" in self.cti_sections:
             self.data["cti"] = self.cti_sections["cti"]
         self.config = parse_config(self.data, source="test.yaml")
-        self.store = Store(redis.Redis.from_url(redis_url, decode_responses=True), "acd")
+        self.store = Store(connect(self.config.redis), "acd")
         self.daemons = []
         self.driver = EslClient("127.0.0.1", self.sim.port, "ClueCon", command_timeout=10)
         self.driver.connect()

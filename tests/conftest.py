@@ -45,6 +45,15 @@ def redis_server():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def redis_cluster():
+    """A Redis Cluster of three primaries of our own (acd/redis_ha.py), started once."""
+    from acd.redis_ha import ClusterGroup
+    group = ClusterGroup().start()
+    yield group
+    group.stop()
+
+
 @pytest.fixture
 def redis_url(redis_server):
     """A clean database on the private server (flushing is safe: the server is ours)."""

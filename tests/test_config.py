@@ -89,6 +89,7 @@ def test_the_example_parses_with_its_values(tmp_path):
     assert (config.freeswitch.host, config.freeswitch.port) == ("10.0.0.5", 8022)
     assert config.freeswitch.password == "s3cret-esl" and config.freeswitch.command_timeout == 7
     assert (config.redis.url, config.redis.prefix) == ("redis://127.0.0.1:6379/2", "acd-test")
+    assert config.redis.mode == "url"
     assert (config.http.listen_host, config.http.listen_port) == ("0.0.0.0", 9090)
     assert config.http.admin_token == "s3cret-token"
     anna = config.agent("1001")
@@ -256,7 +257,8 @@ ERRORS = [
     ("unknown-queue: {hangup: later}\n", "unknown-queue.hangup: expected a hangup cause in "
      "capitals"),
     ("freeswitch: {hots: x}\n", "freeswitch.hots: unknown key; did you mean host?"),
-    ("redis: {db: 1}\n", "redis.db: unknown key (allowed: url, prefix)"),
+    ("redis: {database: 1}\n", "redis.database: unknown key (allowed: url, prefix, sentinels, "
+     "service, cluster, password, sentinel-password, db)"),
     ("http: {token: x}\n", "http.token: unknown key; did you mean admin-token?"),
     (agent_with("wrap_up_time: 5"), "agents[0].wrap_up_time: unknown key; did you mean "
                                     "wrap-up-time?"),
@@ -366,6 +368,19 @@ ERRORS = [
      "http.listen: expected HOST:PORT such as 127.0.0.1:8080, got 'localhost:99999'"),
     ("redis: {prefix: 'acd:prod'}\n",
      "redis.prefix: expected letters, digits and _ . - only, got 'acd:prod'"),
+    # redis: sentinel, cluster
+    ("redis: {url: 'redis://h:6379/0', sentinels: ['h:26379'], service: acd}\n",
+     "redis.sentinels: choose one of url, sentinels and cluster, not url and sentinels"),
+    ("redis: {sentinels: ['h:26379'], service: acd, cluster: ['h:7000']}\n",
+     "redis.cluster: choose one of url, sentinels and cluster, not sentinels and cluster"),
+    ("redis: {sentinels: ['h:26379']}\n", "redis.service: required with sentinels"),
+    ("redis: {service: acd}\n", "redis.service: only meaningful with sentinels"),
+    ("redis: {sentinels: ['h'], service: acd}\n",
+     "redis.sentinels[0]: expected \"host:port\", got 'h'"),
+    ("redis: {cluster: 'h:7000'}\n", "redis.cluster: expected a list of \"host:port\", got 'h:7000'"),
+    ("redis: {cluster: ['h:7000'], db: 2}\n", "redis.db: only with sentinels"),
+    ("redis: {url: 'redis://h:6379/0', password: x}\n",
+     "redis.password: only with sentinels or cluster (a url carries its password"),
     # the file itself
     ("- agents\n", "expected a mapping at the top level, got a list"),
     ("agents:\n  - id: '1'\n    id: '2'\n", "line 3, column 5: invalid YAML: duplicate key 'id'"),
@@ -576,3 +591,17 @@ def test_freeswitch_connections_and_originate_window():
         fs = parse_config(data).freeswitch
         assert (fs.max_inflight_originates, fs.adaptive_originates) == expected
         assert fs.command_connections == 8
+
+
+def test_redis_sentinel_and_cluster():
+    config = parse_config({"redis": {"sentinels": ["10.0.0.1:26379", "[::1]:26380"],
+                                     "service": "acd", "db": 2, "sentinel-password": "s"}},
+                          env={"ACD_REDIS_PASSWORD": "p"})
+    r = config.redis
+    assert (r.mode, r.sentinels, r.service, r.db) == (
+        "sentinel", (("10.0.0.1", 26379), ("::1", 26380)), "acd", 2)
+    assert (r.password, r.sentinel_password) == ("p", "s")
+    assert "'p'" not in repr(r) and "'s'" not in repr(r)
+    r = parse_config({"redis": {"cluster": ["h1:7000", "h2:7001"], "prefix": "x"}}, env={}).redis
+    assert (r.mode, r.cluster, r.prefix, r.password) == ("cluster", (("h1", 7000), ("h2", 7001)),
+                                                         "x", None)

@@ -5,10 +5,10 @@ import itertools
 import random
 
 import pytest
-import redis
 
 from acd.core import skills as sk
 from acd.store import Store, TierRef
+from tests.redis_where import client_for
 
 T0 = 1_800_000_000.0
 AGENT = {"max_no_answer": 0, "wrap_up_time": 0, "reject_delay_time": 0, "busy_delay_time": 0,
@@ -18,7 +18,7 @@ AGENT = {"max_no_answer": 0, "wrap_up_time": 0, "reject_delay_time": 0, "busy_de
 def make_store(redis_url, tiers):
     """``tiers``: {agent: [(queue, strategy, level, position, skill_order)]}"""
     refs = {a: [TierRef(*t) for t in ts] for a, ts in tiers.items()}
-    return Store(redis.Redis.from_url(redis_url, decode_responses=True),
+    return Store(client_for(redis_url),
                  tiers_of=lambda agent_id: refs.get(agent_id, []))
 
 

@@ -3,9 +3,9 @@
 import threading
 
 import pytest
-import redis
 
 from acd.store import Store, TierRef
+from tests.redis_where import client_for
 
 T0 = 1_800_000_000.0
 AGENT = {"max_no_answer": 3, "wrap_up_time": 10, "reject_delay_time": 10,
@@ -15,7 +15,7 @@ AGENT = {"max_no_answer": 3, "wrap_up_time": 10, "reject_delay_time": 10,
 def make_store(redis_url, tiers):
     """``tiers``: {agent: [(queue, strategy, level, position)]}"""
     refs = {a: [TierRef(*t) for t in ts] for a, ts in tiers.items()}
-    return Store(redis.Redis.from_url(redis_url, decode_responses=True),
+    return Store(client_for(redis_url),
                  tiers_of=lambda agent_id: refs.get(agent_id, []))
 
 

@@ -35,6 +35,7 @@ import redis
 from acd import defaults
 from acd.cti.auth import may_read_everything
 from acd.cti.events import QUEUE_STATS, merge_agent
+from acd.store.connect import clone
 from acd.store.cti import agent_fields, stream_id
 
 log = logging.getLogger("acd.cti.hub")
@@ -161,9 +162,7 @@ class EventHub:
         if self.reader is None:
             self.cursor = self.store.last_event_id()
             self._pool = gevent.threadpool.ThreadPool(1)
-            pool = self.store.redis.connection_pool
-            self._client = redis.Redis(connection_pool=pool.__class__(
-                connection_class=pool.connection_class, **pool.connection_kwargs))
+            self._client = clone(self.store.redis)
             self.reader = gevent.spawn(self._read)
         return self
 
@@ -267,3 +266,4 @@ def _reset_frame(last_id):
     data = json.dumps({"last_event_id": last_id, "reason": "events after it were trimmed from "
                        "the stream (cti.event-retention); reload the state from the API"})
     return f"event: stream.reset\ndata: {data}\n\n".encode()
+

@@ -72,6 +72,10 @@ key                                    type    holds
 ``acd:call:{uuid}:wrap-up``            hash    agent and queue of an answered call (a day)
 =====================================  ======  ==================================================
 
+In a Redis Cluster (``redis.cluster``) the prefix is a hash tag, ``{acd}:agent:1001``: every key
+of one deployment lives in one slot, so each Lua script's keys -- and each MULTI -- are in one
+slot (docs/redis.md, "Redis Cluster"). One Redis and Sentinel keep the plain names.
+
 Tokens, tickets and throttled names appear in keys only as SHA-256 digests: a Redis dump shows
 no usable token.
 """
@@ -84,10 +88,10 @@ _NUMBER = re.compile(r"[^A-Za-z0-9_.@+-]")
 
 
 class Keys:
-    def __init__(self, prefix="acd"):
+    def __init__(self, prefix="acd", cluster=False):
         if not re.match(r"[A-Za-z0-9_.-]{1,32}\Z", prefix):
             raise ValueError(f"invalid redis prefix {prefix!r}")
-        self.prefix = prefix
+        self.prefix = prefix = f"{{{prefix}}}" if cluster else prefix
         self.agents = f"{prefix}:agents"
         self.calls = f"{prefix}:calls"
         self.pending = f"{prefix}:pending"

@@ -89,7 +89,7 @@ class SkillIndex:
         ``match_set``: the queue keeps a match set of exactly these skills (its TierRefs'
         ``match_sets``). See lua/pick.lua. Returns a :class:`Pick`."""
         names = sorted(requirements)
-        exact_set = ""
+        exact_set = self.keys.avail(queue)   # (itself again: no match set kept)
         if mode != "filter" and len(names) == 1:
             exact_set = self.keys.queue_skill(queue, names[0])
         elif mode != "filter" and match_set:

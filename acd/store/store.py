@@ -24,6 +24,7 @@ import random
 
 import redis
 
+from acd.store.connect import is_cluster
 from acd.store.keys import Keys
 from acd.store.skill_index import SkillIndex
 
@@ -82,7 +83,7 @@ class Store(SkillIndex):
 
     def __init__(self, client, prefix="acd", tiers_of=lambda agent_id: []):
         self.redis = client
-        self.keys = Keys(prefix)
+        self.keys = Keys(prefix, cluster=is_cluster(client))
         self.tiers_of = tiers_of
         prelude = (LUA / "_score.lua").read_text()
         self._scripts = {}

@@ -3,13 +3,14 @@
 -- the match sets and their scores.
 -- mode 'best-match'   : the highest total proficiency on the required skills wins, ties to the
 --                       longest idle; a lower tier level always wins. With the match set of exactly
---                       the required skills (KEYS[2] ~= ''), its order IS that order: the first
+--                       the required skills (KEYS[2] ~= KEYS[1]), its order IS that order: the first
 --                       entry that meets every minimum is the answer. Otherwise the rarest skill's
 --                       set is walked band by band (its proficiency high to low), stopping once no
 --                       later entry can beat what was found.
 -- mode 'longest-idle' : walk the exact match set (or the rarest skill's): first qualified wins.
 -- mode 'filter'       : walk the queue's avail zset in its strategy's order: first qualified wins.
--- KEYS: 1 avail zset of the queue, 2 match set of exactly the required skills or '' (none kept),
+-- KEYS: 1 avail zset of the queue, 2 match set of exactly the required skills, or KEYS[1] again
+--       when none is kept (a real key of the deployment's slot: Redis Cluster),
 --       3.. k match sets of the single required skills, then k skill hashes (agent id ->
 --       proficiency), same order
 -- ARGV: 1 mode, 2 max tier level (-1 = any), 3 k, 4 limit, 5 scan cap, 6 excluded ids (JSON
@@ -102,7 +103,7 @@ if mode == 'filter' or k == 0 then
   return result(first_qualified(KEYS[1], high, false, function(score) return score end))
 end
 
-if KEYS[2] ~= '' then  -- the match set of exactly these skills: its order is the answer's order
+if KEYS[2] ~= KEYS[1] then  -- the match set of exactly these skills: its order is the answer's order
   local width = mode == 'best-match' and skill_band_width(k) or 1
   local high = max_level < 0 and '+inf' or (max_level + 1) * width * SKILL_UNIT
   return result(first_qualified(KEYS[2], high, true, idle_part))
