@@ -40,6 +40,7 @@ from acd.core.window import OriginateWindow
 from acd.esl import commands as cmd
 from acd.esl import EslError, NotConnectedError
 from acd.router_offers import OfferResults
+from acd.router_order import OneOrder
 from acd.router_timers import QueueTimers
 from acd.router_transfers import Transfers
 from acd.selection import Selection
@@ -69,7 +70,7 @@ def call_data(event):
             if name.startswith(prefix) and _DATA_KEY.match(name[len(prefix):])}
 
 
-class Router(OfferResults, Transfers, QueueTimers):
+class Router(OfferResults, Transfers, QueueTimers, OneOrder):
     def __init__(self, config, store, esl, owner, clock, post=None, observers=()):
         self.config = config
         self.store = store
@@ -228,27 +229,6 @@ class Router(OfferResults, Transfers, QueueTimers):
             self.selection.peeked = None
         self._timed("call_arrived", started)
         return call
-
-    def ordered(self, queue_name):
-        """The queue keeps one order across daemons (acd.core.model.one_order)."""
-        return self.selection.ordered(self.config.queue(queue_name))
-
-    def ready_again(self, call):
-        """``call`` holds no offer any more: it may hold other daemons' callers back again."""
-        if not (call.skills or call.only_agent) and self.ordered(call.queue):
-            self.store.ready_again(call.uuid, call.queue, self.owner)
-
-    def wake(self, queues):
-        """An agent may be free in ``queues``: if another daemon's caller is first in one of
-        them, that daemon is woken to offer it (global order; else it would wait for its tick)."""
-        queues = [q for q in queues if self.ordered(q)]
-        if queues:
-            self.store.wake(queues, self.owner, self.clock())
-
-    def woken(self, queue_name):
-        """Another daemon found an agent free while our caller is first in ``queue_name``."""
-        if self.config.has_queue(queue_name):
-            self.dispatch([queue_name])
 
     def _unknown_queue(self, uuid, queue_name):
         """A call for this deployment that names no configured queue: ``unknown-queue``."""
