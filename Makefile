@@ -130,7 +130,7 @@ bench: venv redis-server
 	$(PY) bench/bench_parser.py --json bench/results/parser.json
 	$(VENV)/bin/acd bench --agents 10000 --rate 100,300 --duration 30 --waiting 2000 \
 	  --json bench/results/acd-bench.json $(BENCH_ARGS)
-	$(PY) bench/bench_hosts.py --calls 1000 --rate 5 --agents 10 --json bench/results/hosts.json
+	$(PY) bench/bench_hosts.py --calls 1000 --rate 6 --agents 10 --json bench/results/hosts.json
 
 # Fuzzing (fuzz/run.py): each target for FUZZ_SECONDS (default 60): the ESL parsers (acd's and the
 # simulator's) and the HTTP API of a live acd run. Found cases become tests/test_fuzz_regressions.py.

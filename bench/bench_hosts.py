@@ -157,8 +157,8 @@ def summary(values):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=1000)
-    parser.add_argument("--agents", type=int, default=20)
-    parser.add_argument("--rate", type=float, default=8.0, help="callers per second in all")
+    parser.add_argument("--agents", type=int, default=10)
+    parser.add_argument("--rate", type=float, default=6.0, help="callers per second in all")
     parser.add_argument("--answer-after", type=float, default=0.2)
     parser.add_argument("--talk", type=float, default=2.0)
     parser.add_argument("--tolerance", type=float, default=0.05,

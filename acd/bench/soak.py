@@ -147,67 +147,34 @@ class AofRedis:
 
 
 class SentinelRedis:
-    """A primary, a replica and three sentinels watching service ``acd``; a failover is the
-    primary's SIGKILL (the sentinels promote the replica; the old primary comes back as a
-    replica)."""
+    """acd.redis_ha.SentinelGroup (a primary, a replica and three sentinels watching service
+    ``acd``, as the failover tests use); a failover is the primary's SIGKILL: the sentinels
+    promote the replica, and the old primary comes back empty, which the sentinels make a
+    replica of the new one (so the next failover has a replica again)."""
 
     def __init__(self, workdir):
-        from acd.redis_server import free_port
-        self.workdir = workdir
-        self.ports = [free_port(), free_port()]
-        self.sentinel_ports = [free_port() for _ in range(3)]
-        self.procs = {}
+        from acd.redis_ha import SentinelGroup
+        self.group = SentinelGroup("acd", down_after_ms=1000, failover_timeout_ms=5000)
         self.mode = "Sentinel: primary + replica + 3 sentinels, failover by SIGKILL of the primary"
 
     @property
     def config(self):
-        return {"sentinels": [f"127.0.0.1:{p}" for p in self.sentinel_ports], "service": "acd",
-                "prefix": "acd"}
+        return dict(self.group.redis_section, prefix="acd")
 
     def start(self):
-        primary, replica = self.ports
-        self._server(primary)
-        self._server(replica, ["--replicaof", "127.0.0.1", str(primary)])
-        for port in self.sentinel_ports:
-            folder = os.path.join(self.workdir, f"sentinel-{port}")
-            os.makedirs(folder, exist_ok=True)
-            conf = os.path.join(folder, "sentinel.conf")
-            with open(conf, "w") as f:
-                f.write(f"port {port}\nbind 127.0.0.1\ndir {folder}\n"
-                        f"sentinel monitor acd 127.0.0.1 {primary} 2\n"
-                        "sentinel down-after-milliseconds acd 1000\n"
-                        "sentinel failover-timeout acd 5000\n")
-            self.procs[port] = _redis([conf, "--sentinel"], folder, "sentinel.log", config=True)
-            _wait_port(port)
+        self.group.start()
         return self
 
-    def _server(self, port, extra=()):
-        folder = os.path.join(self.workdir, f"redis-{port}")
-        os.makedirs(folder, exist_ok=True)
-        self.procs[port] = _redis(["--port", str(port), "--dir", folder, "--appendonly", "yes",
-                                   "--save", "", *extra], folder, "redis.log")
-        _wait_port(port)
-
-    def primary(self):
-        import redis
-        sentinel = redis.Redis(port=self.sentinel_ports[0], decode_responses=True)
-        host, port = sentinel.sentinel_get_master_addr_by_name("acd")
-        return int(port)
-
     def fail_over(self):
-        old = self.primary()
-        self.procs[old].kill()
-        self.procs[old].wait()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and self.primary() == old:
-            time.sleep(0.2)
-        new = self.primary()
-        self._server(old, ["--replicaof", "127.0.0.1", str(new)])
+        group = self.group
+        old = group.kill_primary()
+        new = group.wait_failover(old)
+        killed = group.primary if group.primary.port == old else group.replica
+        killed.restart()
         return f"primary :{old} killed, :{new} promoted"
 
     def stop(self):
-        for proc in self.procs.values():
-            _end(proc)
+        self.group.stop()
 
 
 def _redis(args, folder, logname, config=False):
