@@ -173,6 +173,10 @@ class SentinelRedis:
         killed.restart()
         return f"primary :{old} killed, :{new} promoted"
 
+    def primary(self):
+        """The port of the primary now."""
+        return self.group.primary_port()
+
     def stop(self):
         self.group.stop()
 
