@@ -133,9 +133,9 @@ def test_acd_reload_and_export_config_against_acd_run(tmp_path, redis_url):
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                               env=dict(os.environ, PYTHONUNBUFFERED="1"))
 
-    def acd(*args):
-        return in_thread(lambda: subprocess.run([sys.executable, "-m", "acd", *args],
-                                                capture_output=True, text=True, timeout=30))
+    def acd(*args):  # another process: blocking this one (plain mode) holds nothing up
+        return subprocess.run([sys.executable, "-m", "acd", *args], capture_output=True,
+                              text=True, timeout=30)
 
     try:
         base = f"http://127.0.0.1:{port}"
