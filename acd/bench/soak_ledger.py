@@ -148,6 +148,7 @@ class Ledger:
                                "still_parked": c.ended is None} for c in lost[:10]],
             "originates": dict(self.originates),
             "double_offers": self.double_offers(),
+            "double_offer_examples": self.double_offer_examples(),
             "wait_s": _spread([c.bridged - c.parked for c in self.callers.values()
                                if c.bridged is not None]),
             "faults": self.fault_figures(),
@@ -155,19 +156,30 @@ class Ledger:
 
     def double_offers(self):
         """Pairs of one agent's legs bridged at the same time (on any switch)."""
+        return len(self.double_offer_examples(None))
+
+    def double_offer_examples(self, limit=10):
+        """The double offers: agent, and each leg's switch, bridge and end (s from the start)."""
         by_agent = collections.defaultdict(list)
         for leg in self.legs.values():
             if leg.bridged is not None:
-                by_agent[leg.agent].append((leg.bridged, leg.ended or float("inf")))
-        doubles = 0
-        for spans in by_agent.values():
-            spans.sort()
-            latest_end = None
-            for start, stop in spans:
-                if latest_end is not None and start < latest_end:
-                    doubles += 1
-                latest_end = stop if latest_end is None else max(latest_end, stop)
-        return doubles
+                by_agent[leg.agent].append((leg.bridged, leg.ended or float("inf"), leg))
+        found = []
+        for agent, spans in by_agent.items():
+            spans.sort(key=lambda span: span[:2])
+            latest = None
+            for start, stop, leg in spans:
+                if latest is not None and start < latest[1]:
+                    found.append({"agent": agent, "legs": [self._span(latest[2]), self._span(leg)]})
+                if latest is None or stop > latest[1]:
+                    latest = (start, stop, leg)
+        found.sort(key=lambda d: d["legs"][1]["bridged_s"])
+        return found if limit is None else found[:limit]
+
+    def _span(self, leg):
+        at = lambda t: None if t is None else round(t - self.started, 2)  # noqa: E731
+        return {"sim": leg.sim, "uuid": leg.uuid, "bridged_s": at(leg.bridged),
+                "ended_s": at(leg.ended)}
 
     def fault_figures(self):
         first = self.faults[0][0] if self.faults else self.clock()
