@@ -44,7 +44,10 @@ class Wakeups:
         if self._pool is not None:
             self._pool.kill()
             self._pool = None
-        self._close()
+        # not closed here: its socket belongs to the reader's thread, which may still be in a
+        # read (a socket closed from another thread's loop can abort libev); dropped, it closes
+        # when that read returns
+        self._pubsub = None
 
     def _subscribe(self):
         """In the reader's thread, on a connection of its own (a pooled connection made in
