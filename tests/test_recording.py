@@ -375,11 +375,14 @@ def check_files(store, tmp_path):
         mine = [f for f in entries if f.get("call") == call]
         assert any(f["step"] == "recording-stopped" and f.get("path") == path for f in mine), \
             f"{path}: never stopped in the audit"
-        before = [f for f in mine if float(f["time_epoch"]) <= at]
+        # what was written before the start, in the audit stream's own order (two steps can
+        # carry the same time)
+        earlier = entries[:next(i for i, f in enumerate(entries) if f is start)]
+        before = [f for f in earlier if f.get("call") == call]
         assert [f["step"] for f in before if f["step"].startswith("consent-")][-1] == \
             "consent-accepted"
-        given = [f for f in entries if f.get("agent") == start["agent"] and f["step"].startswith(
-            "agent-consent-") and float(f["time_epoch"]) <= at]
+        given = [f for f in earlier if f.get("agent") == start["agent"] and f["step"].startswith(
+            "agent-consent-")]
         assert given and given[-1]["step"] == "agent-consent-given"
         stopped = next(float(f["time_epoch"]) for f in mine if f["step"] == "recording-stopped"
                        and f.get("path") == path and float(f["time_epoch"]) >= at)
