@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 import time
 
-from acd.redis_server import RedisServer, RedisStartError, free_port
+from acd.redis_server import RedisServer, RedisStartError, free_port, stop_process
 
 
 def _command(port, *words, timeout=1.0):
@@ -72,13 +72,7 @@ class _Sentinel:
         return int(lines[4]) if len(lines) > 4 and lines[4].isdigit() else None
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -23,6 +23,18 @@ def free_port(host="127.0.0.1"):
         return s.getsockname()[1]
 
 
+def stop_process(proc, timeout=5.0):
+    """SIGTERM, and SIGKILL if it is still there after ``timeout`` s (None or ended: nothing)."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class RedisServer:
     def __init__(self, binary=None, host="127.0.0.1", args=()):
         """``args``: more redis-server options (``--replicaof``, ``--cluster-enabled``: see
@@ -81,13 +93,7 @@ class RedisServer:
             return ""
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         if self.proc and self.proc.stderr:
             self.proc.stderr.close()
         if self.dir:
