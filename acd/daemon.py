@@ -8,8 +8,10 @@ never races itself; several daemons race only through Redis, whose scripts are a
 
 Start: sync the configured agents into Redis (runtime state is kept), connect to FreeSWITCH
 (retrying), subscribe, then *resync*: ``show channels as json`` plus Redis tell which callers and
-agents this daemon owns. The same resync runs after every ESL reconnect, and after Redis comes
-back from an error, so a restart or a dropped connection loses no caller and leaves no agent stuck.
+agents this daemon owns. The same resync runs after every ESL reconnect, after Redis comes
+back from an error, and when another Redis server answers than before (a restart, a failover:
+acd.store.daemons), so a restart or a dropped connection loses no caller and leaves no agent
+stuck, and an agent whose reservation Redis lost is held again (never in two calls at once).
 """
 
 import json
@@ -268,8 +270,9 @@ class Daemon:
                 hook(self)
             except Exception:
                 log.exception("error in tick hook %s", hook)
-        if not self.needs_resync and self.store.lost_sync(self.owner):
-            log.warning("redis has lost acd's state (restarted empty?): resyncing")
+        if self.store.lost_sync(self.owner) and not self.needs_resync:
+            log.warning("redis may have lost acd's latest writes (restarted, failed over): "
+                        "resyncing")
             self.needs_resync = True
         if self.needs_resync and self.esl.connected:
             self.needs_resync = False

@@ -148,7 +148,7 @@ class Metrics:
             self._offer_result(agent, details.get("outcome", "no_answer"), call)
         elif what == "bridge":
             self._offer_result(agent, "answered", call)
-        elif what == "answered-too-late" or (what == "released-after-restart"
+        elif what in ("answered-too-late", "offer-withdrawn") or (what == "released-after-restart"
                                               and details.get("outcome") == "cancelled"):
             if agent in self.offering:
                 self._offer_result(agent, "cancelled", None)

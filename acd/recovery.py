@@ -8,8 +8,11 @@ talking to. :func:`resync` puts the router back in line with both:
 
 * a caller of ours that is still there is resumed with its place and wait (bridged calls stay
   bridged), one that is gone is closed (its agent freed);
-* a call we still hold but Redis forgot (it restarted empty) is written back, its agent marked
-  in its call again so nobody offers it another;
+* a call we still hold but Redis forgot (it restarted empty) is written back;
+* every agent in a call of ours, talking or ringing, is held again in Redis (``hold.lua``): a
+  failover or a restart from an older snapshot may have lost its reservation, and another
+  daemon may even have reserved it since (a talking agent is taken back; a ringing offer whose
+  agent another call took is withdrawn);
 * an agent reserved by us whose phone still rings for an originate whose result we lost has that
   leg cancelled and is freed;
 * a parked caller with ``acd_queue`` that arrived while we were away is adopted.
@@ -22,6 +25,7 @@ from acd.core.model import CallState, Result
 from acd.esl import commands as cmd
 from acd.calls import QueueCall
 from acd.router import LEASE
+from acd.store.daemons import HELD, REFUSED
 
 log = logging.getLogger("acd.recovery")
 
@@ -48,6 +52,8 @@ class Recovery:
                     self.router._finish(call, Result.ABANDONED, now)
             elif self.router.store.call(call.uuid) is None:  # Redis lost it (restarted empty)
                 self._restore(call, now)
+        for call in list(self.router.calls.values()):
+            self._hold_agents(call, now)
         for agent in self.router.store.agents():
             if agent.get("owner") == self.router.owner and agent.get("call"):
                 self._resync_agent(agent, channels, now)
@@ -98,20 +104,40 @@ class Recovery:
                            caller_name=call.caller_name, skills=call.skills,
                            only_agent=call.only_agent or "",
                            data=json.dumps(call.data, sort_keys=True))
-        if call.state is CallState.BRIDGED:
-            self.router.store.leave_queue(call.uuid, call.queue)
-            self.router.store.update_call(call.uuid, state="bridged", agent=call.agent,
-                                   agent_leg=call.agent_leg, answered_at=call.answered_at or now)
-            restored = (self.router.store.reserve(call.agent, call.uuid, call.queue, self.router.owner, now, LEASE)
-                        and self.router.store.ringing(call.agent, call.uuid, call.agent_leg, now, LEASE)
-                        and self.router.store.answered(call.agent, call.uuid, now, LEASE))
-            if not restored:
-                log.warning("could not mark agent %s in-call again after a Redis restart",
-                            call.agent)
-        for leg, agent_id in call.offers.items():  # ringing now: hold the agent for this call
-            self.router.store.reserve(agent_id, call.uuid, call.queue, self.router.owner, now, LEASE)
-            self.router.store.ringing(agent_id, call.uuid, leg, now, LEASE)
         self.router._decide("restored", call, call.agent or "-", state=call.state.value)
+
+    def _hold_agents(self, call, now):
+        """Say again which agents this call has: Redis may have lost it (a failover promoted a
+        replica that lacked the last writes; a restart loaded an older snapshot) and even given
+        such an agent to another caller since. A bridged agent is talking with us: it is taken
+        back from any other call (whose offer is withdrawn when the agent answers it). A
+        ringing offer whose agent another call has taken meanwhile is withdrawn here."""
+        store, router = self.router.store, self.router
+        if call.state is CallState.BRIDGED and call.agent:
+            if (store.call(call.uuid) or {}).get("state") != "bridged":
+                store.leave_queue(call.uuid, call.queue)
+                store.update_call(call.uuid, state="bridged", agent=call.agent,
+                                  agent_leg=call.agent_leg, answered_at=call.answered_at or now)
+            self._held(call, call.agent, store.hold(
+                call.agent, call.uuid, call.agent_leg, "in-call", router.owner, now, LEASE,
+                take=True, answered_at=call.answered_at))
+        for leg, agent_id in list(call.offers.items()):
+            answered = leg == call.bridging   # its bridge is under way: it talks with us
+            held = store.hold(agent_id, call.uuid, leg, "ringing", router.owner, now, LEASE,
+                              take=answered)
+            if held[0] == REFUSED:
+                router._taken_meanwhile(call, leg, agent_id, held[1])
+            else:
+                self._held(call, agent_id, held)
+
+    def _held(self, call, agent_id, held):
+        result, other = held
+        if result == REFUSED:
+            log.warning("agent %s of call %s is unknown to Redis", agent_id, call.uuid)
+        elif result != HELD:
+            log.warning("Redis had lost agent %s's place in call %s%s: held again", agent_id,
+                        call.uuid, f" (it had given it to call {other})" if other else "")
+            self.router._decide("agent-held-again", call, agent_id, taken_from=other or "-")
 
     def _resync_agent(self, agent, channels, now):
         leg, call_uuid = agent.get("leg", ""), agent["call"]

@@ -55,7 +55,7 @@ class RedisServer:
             raise RedisStartError(
                 "redis-server not found (install it: apt-get install redis-server, "
                 "or set ACD_REDIS_SERVER to its path); `make test` installs it when run as root")
-        self.dir = tempfile.mkdtemp(prefix="acd-redis-")
+        self.dir = self.dir or tempfile.mkdtemp(prefix="acd-redis-")
         self.port = port or free_port(self.host)
         args = [self.binary, "--bind", self.host, "--port", str(self.port), "--dir", self.dir,
                 "--save", "", "--appendonly", "no", "--daemonize", "no",
@@ -106,13 +106,19 @@ class RedisServer:
             self.proc.kill()
             self.proc.wait()
 
-    def restart(self):
-        """Die and come back on the same port, empty (no persistence): a Redis restart."""
+    def restart(self, snapshot=False):
+        """Die (SIGKILL) and come back on the same port: empty (no persistence), or with
+        ``snapshot`` from the last ``SAVE``'s dump.rdb, without what was written after it --
+        what a restart with RDB persistence, or a failover to a replica that lagged, loses."""
         port = self.port
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        self.stop()
+        if snapshot:
+            if self.proc and self.proc.stderr:
+                self.proc.stderr.close()
+        else:
+            self.stop()
         return self.start(port=port)
 
     def __enter__(self):

@@ -29,6 +29,7 @@ import gevent
 from acd.core.model import CallState, classify_cause
 from acd.esl import commands as cmd
 from acd.esl import CommandError
+from acd.store.daemons import HELD, REFUSED
 
 log = logging.getLogger("acd.router")
 
@@ -133,8 +134,29 @@ class OfferResults:
         if call is None or call.state is not CallState.OFFERING or call.bridging:
             self._too_late(call_uuid, leg, agent_id, now)
             return
+        held, other = self.store.hold(agent_id, call_uuid, leg, "ringing", self.owner, now,
+                                      self.lease)
+        if held == REFUSED:
+            self._taken_meanwhile(call, leg, agent_id, other)
+            return
+        if held != HELD:   # Redis had lost the reservation (a failover, an older snapshot)
+            self._decide("reservation-restored", call, agent_id, leg=leg)
         call.bridging, call.bridge_attempts = leg, 0
         self._bridge(call, leg, agent_id)
+
+    def _taken_meanwhile(self, call, leg, agent_id, other):
+        """The agent answered our offer, but Redis says it is in another call: our reservation
+        was lost (a failover, a Redis restarted from an older snapshot) and the agent was given
+        to that call, whose daemon holds it. Never two calls at once: our leg is hung up and the
+        caller waits for the next agent (the agent is not counted as having refused)."""
+        self.esl.fire(cmd.uuid_kill(leg, "NORMAL_CLEARING"))
+        self.legs.pop(leg, None)
+        call.offers.pop(leg, None)
+        log.warning("agent %s answered call %s but Redis has it in call %s: offer withdrawn",
+                    agent_id, call.uuid, other or "-")
+        self._decide("offer-withdrawn", call, agent_id, leg=leg, other_call=other or "-")
+        self._back_to_waiting(call)
+        self.dispatch([call.queue])
 
     def _bridge(self, call, leg, agent_id):
         call.bridge_attempts += 1

@@ -56,7 +56,7 @@ DECISIONS = {
     "bridge": CALL_ANSWERED, "call-ended": CALL_ENDED, "done": None,
     "offer-failed": None, "answered-too-late": None, "lease-expired": None,
     "released-after-restart": None, "gone-while-away": None, "agent-ready": None,
-    "agent-status": None, "held": CALL_HELD, "unheld": CALL_UNHELD,
+    "offer-withdrawn": None, "agent-status": None, "held": CALL_HELD, "unheld": CALL_UNHELD,
     "transfer": CALL_TRANSFERRED, "dial": None, "dial-answered": None, "dial-connected": None,
     "dial-ended": None,
     **{"recording-" + kind.split(".")[1]: kind for kind in RECORDING_EVENTS},
@@ -64,7 +64,7 @@ DECISIONS = {
 #: Decisions after which the agent's status or state has changed.
 AGENT_CHANGES = {"offer", "bridge", "call-ended", "offer-failed", "answered-too-late",
                  "lease-expired", "released-after-restart", "gone-while-away", "agent-ready",
-                 "agent-status", "dial", "dial-answered", "dial-connected", "dial-ended"}
+                 "offer-withdrawn", "agent-status", "dial", "dial-answered", "dial-connected", "dial-ended"}
 
 
 class Event:

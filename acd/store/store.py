@@ -26,6 +26,7 @@ import redis
 
 from acd.store.connect import is_cluster
 from acd.store.keys import Keys
+from acd.store.daemons import ORDER_AHEAD, ORDER_GRACE, Daemons
 from acd.store.skill_index import SkillIndex
 
 LUA = pathlib.Path(__file__).with_name("lua")
@@ -39,11 +40,6 @@ _FLOAT_FIELDS = ("talk_time", "idle_since", "ready_at", "lease_until", "answered
                  "offered_at", "wrap_up_time", "reject_delay_time", "busy_delay_time",
                  "no_answer_delay_time", "last_call_end", "status_since")
 LEVEL = 10 ** 13  # must match lua/_score.lua
-#: Global order: seconds a caller of another daemon, ahead in the queue, holds others back
-#: without taking an agent (its daemon stuck or its originate window full) before it is passed.
-ORDER_GRACE = 2.0
-#: Global order: ready callers ahead looked at by one reservation at most.
-ORDER_AHEAD = 16
 #: Agents per pipelined round trip when syncing the config into Redis.
 SYNC_CHUNK = 500
 #: Seconds a call's routing explanation is kept after its last offer.
@@ -78,7 +74,7 @@ class TierRef:
         return f"TierRef({self.queue!r}, {self.strategy!r}, {self.level}, {self.position})"
 
 
-class Store(SkillIndex):
+class Store(Daemons, SkillIndex):
     """``tiers_of(agent_id) -> [TierRef]`` tells the store which queues an agent serves."""
 
     def __init__(self, client, prefix="acd", tiers_of=lambda agent_id: []):
@@ -97,14 +93,6 @@ class Store(SkillIndex):
 
     def ping(self):
         return bool(self.redis.ping())
-
-    def mark_synced(self, owner, now):
-        """Record that ``owner`` has put its state into this Redis."""
-        self.redis.set(self.keys.daemon(owner), now)
-
-    def lost_sync(self, owner):
-        """True when Redis no longer holds ``owner``'s mark: it restarted empty (or was flushed)."""
-        return not self.redis.exists(self.keys.daemon(owner))
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -281,32 +269,6 @@ class Store(SkillIndex):
                   ROUTING_KEEP, "1" if ordered else "", ORDER_GRACE, ORDER_AHEAD,
                   self.keys.wake, queue])
         return None if int(got) < 0 else bool(got)
-
-    # -- one order across daemons (reserve.lua, docs/redis.md "One queue order") ---------------
-
-    def ready_again(self, call_uuid, queue, owner):
-        """The caller holds no offer any more: back in ``queue``'s ready zset at its place."""
-        return bool(self._scripts["ready"](
-            keys=[self.keys.callers(queue), self.keys.ready(queue), self.keys.ready_owners],
-            args=[call_uuid, owner]))
-
-    def mark_alive(self, owner, until):
-        """``owner`` is alive until ``until`` (its callers hold the global order until then)."""
-        self.redis.hset(self.keys.alive, owner, until)
-
-    def mark_gone(self, owner):
-        self.redis.hdel(self.keys.alive, owner)
-
-    def wake(self, queues, owner, now):
-        """Wake the daemon of each queue's first ready caller (if another live one) when the
-        queue has an agent free; how many were woken."""
-        queues = list(queues)
-        if not queues:
-            return 0
-        keys = [self.keys.ready_owners, self.keys.alive]
-        for queue in queues:
-            keys += [self.keys.avail(queue), self.keys.ready(queue)]
-        return int(self._scripts["wake"](keys=keys, args=[owner, now, self.keys.wake] + queues))
 
     def claim_outbound(self, agent_id, call_uuid, owner, now, lease, number=""):
         """The agent starts an outbound call on its leg ``call_uuid`` (click-to-dial): ringing at
