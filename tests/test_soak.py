@@ -63,6 +63,22 @@ def test_an_agent_bridged_twice_at_once_is_a_double_offer():
     assert ledger.double_offers() == 1
 
 
+def test_times_are_when_the_switch_says_an_event_happened_not_when_it_was_read():
+    clock, wall = Clock(), Clock()
+    wall.now = 1000.0
+    ledger = Ledger(clock, wall)
+    for n in range(2):
+        park(ledger, n % 2, f"c{n}", f"a{n}")
+    ring_and_bridge(ledger, 0, "c0", "l0", "x1")
+    clock.now, wall.now = 2.0, 1002.0
+    ring_and_bridge(ledger, 1, "c1", "l1", "x1")          # read before the first one's hangup,
+    clock.now, wall.now = 2.2, 1002.2                     # which happened 0.5 s before it
+    ledger.on_event(0, event("CHANNEL_HANGUP", Unique__ID="l0",
+                             Event__Date__Timestamp=str(int(1001.5e6))))
+    assert ledger.double_offers() == 0
+    assert abs(ledger.legs["l0"].ended - 1.5) < 1e-6
+
+
 def test_the_extra_wait_a_fault_added():
     clock = Clock()
     ledger = Ledger(clock)

@@ -60,8 +60,8 @@ class Leg:
 
 
 class Ledger:
-    def __init__(self, clock=time.monotonic):
-        self.clock = clock
+    def __init__(self, clock=time.monotonic, wall=time.time):
+        self.clock, self.wall = clock, wall
         self.started = clock()
         self.callers = {}        # b-leg uuid -> Caller
         self.by_a_leg = {}       # a-leg uuid -> Caller
@@ -74,7 +74,17 @@ class Ledger:
     def on_event(self, sim, event):
         handler = getattr(self, "_" + event.name.lower(), None)
         if handler is not None:
-            handler(sim, event, self.clock())
+            handler(sim, event, self._when(event))
+
+    def _when(self, event):
+        """When the event happened on its switch (its Event-Date-Timestamp), on the ledger's
+        clock: the two switches' events come in on two connections that may lag differently,
+        and a hangup read late must not make the agent's next call look like a double offer."""
+        now = self.clock()
+        stamp = event.get("Event-Date-Timestamp", "")
+        if not stamp.isdigit():
+            return now
+        return now - max(0.0, self.wall() - int(stamp) / 1e6)
 
     def _channel_park(self, sim, event, now):
         if event.get("variable_acd_queue") != QUEUE or event.uuid in self.callers:
