@@ -96,7 +96,8 @@ def text_report(result):
              f"  offered {fig['offered']}  answered {fig['answered']}  abandoned "
              f"{fig['abandoned']}  gone with their switch {fig['gone_with_their_switch']}",
              f"  LOST {fig['lost']}  agents not waiting {len(result['agents_not_waiting'])}  "
-             f"double offers {fig['double_offers']}",
+             f"double offers {fig['double_offers']}  (events reached the soak up to "
+             f"{fig.get('event_lag_max_s', 0)} s late)",
              f"  wait to answer: {fig['wait_s']}",
              f"  longest extra wait per fault (baseline longest wait "
              f"{fig['faults']['baseline_longest_wait_s']} s): "

@@ -68,6 +68,7 @@ class Ledger:
         self.legs = {}           # agent leg uuid -> Leg
         self.faults = []         # (time, kind, detail)
         self.originates = collections.Counter()   # "sent" / "failed"
+        self.lag_max = 0.0       # the longest an event took from its switch to the soak
 
     # -- events (one driver connection per simulator) ---------------------------------------
 
@@ -84,7 +85,9 @@ class Ledger:
         stamp = event.get("Event-Date-Timestamp", "")
         if not stamp.isdigit():
             return now
-        return now - max(0.0, self.wall() - int(stamp) / 1e6)
+        lag = max(0.0, self.wall() - int(stamp) / 1e6)
+        self.lag_max = max(self.lag_max, lag)
+        return now - lag
 
     def _channel_park(self, sim, event, now):
         if event.get("variable_acd_queue") != QUEUE or event.uuid in self.callers:
@@ -162,6 +165,7 @@ class Ledger:
             "wait_s": _spread([c.bridged - c.parked for c in self.callers.values()
                                if c.bridged is not None]),
             "faults": self.fault_figures(),
+            "event_lag_max_s": round(self.lag_max, 3),
         }
 
     def double_offers(self):
