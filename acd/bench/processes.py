@@ -15,6 +15,7 @@ import sys
 import time
 
 from acd.bench.probes import scrape
+from acd.redis_server import stop_process
 
 
 class BenchStartError(RuntimeError):
@@ -27,17 +28,6 @@ def log_tail(path, lines=15):
             return "".join(f.readlines()[-lines:])
     except OSError:
         return ""
-
-
-def _stop(proc, timeout=5.0):
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 class DaemonProcess:
@@ -86,7 +76,7 @@ class DaemonProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self):
-        _stop(self.proc)
+        stop_process(self.proc)
 
 
 class Profiler:
@@ -107,12 +97,12 @@ class Profiler:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             pass
-        _stop(self.proc)
+        stop_process(self.proc)
         if self.proc.stderr:
             self.proc.stderr.close()
 
     def stop(self):
-        _stop(self.proc)
+        stop_process(self.proc)
 
 
 def top_functions(path, limit=20):
