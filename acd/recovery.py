@@ -13,6 +13,8 @@ talking to. :func:`resync` puts the router back in line with both:
   failover or a restart from an older snapshot may have lost its reservation, and another
   daemon may even have reserved it since (a talking agent is taken back; a ringing offer whose
   agent another call took is withdrawn);
+* an agent who answered an offer of ours that was never acted upon (Redis was away when the
+  answer came) is bridged now;
 * an agent reserved by us whose phone still rings for an originate whose result we lost has that
   leg cancelled and is freed;
 * a parked caller with ``acd_queue`` that arrived while we were away is adopted.
@@ -53,7 +55,7 @@ class Recovery:
             elif self.router.store.call(call.uuid) is None:  # Redis lost it (restarted empty)
                 self._restore(call, now)
         for call in list(self.router.calls.values()):
-            self._hold_agents(call, now)
+            self._hold_agents(call, channels, now)
         for agent in self.router.store.agents():
             if agent.get("owner") == self.router.owner and agent.get("call"):
                 self._resync_agent(agent, channels, now)
@@ -106,7 +108,7 @@ class Recovery:
                            data=json.dumps(call.data, sort_keys=True))
         self.router._decide("restored", call, call.agent or "-", state=call.state.value)
 
-    def _hold_agents(self, call, now):
+    def _hold_agents(self, call, channels, now):
         """Say again which agents this call has: Redis may have lost it (a failover promoted a
         replica that lacked the last writes; a restart loaded an older snapshot) and even given
         such an agent to another caller since. A bridged agent is talking with us: it is taken
@@ -127,8 +129,12 @@ class Recovery:
                               take=answered)
             if held[0] == REFUSED:
                 router._taken_meanwhile(call, leg, agent_id, held[1])
-            else:
-                self._held(call, agent_id, held)
+                continue
+            self._held(call, agent_id, held)
+            row = channels.get(leg) or {}
+            if not answered and row.get("application") == "park" and row.get(
+                    "callstate") == "ACTIVE":   # it answered, and we did not act on it (Redis
+                router._answered(call.uuid, call, leg, agent_id, now)   # was away): bridge now
 
     def _held(self, call, agent_id, held):
         result, other = held

@@ -15,6 +15,9 @@ because a reply came after its timeout or a job result after the caller's hangup
   failed while both legs still live (``uuid_exists`` asked when in doubt) is tried again, up to
   :data:`BRIDGE_ATTEMPTS` times; an agent leg is hung up only when its caller is gone or the
   bridge cannot be made.
+* Before the bridge, Redis is asked whether the agent is still ours (``hold.lua``): a failover
+  or a Redis restarted from an older snapshot may have lost the reservation and given the agent
+  to another caller; then our leg is hung up instead (``offer-withdrawn``; acd.store.daemons).
 * A failed leg (the job's ``-ERR <cause>``, the cause its CHANNEL_HANGUP gave) releases the agent
   with mod_callcenter's reading of the cause; the caller falls through to the next agent.
 
@@ -145,10 +148,11 @@ class OfferResults:
         self._bridge(call, leg, agent_id)
 
     def _taken_meanwhile(self, call, leg, agent_id, other):
-        """The agent answered our offer, but Redis says it is in another call: our reservation
-        was lost (a failover, a Redis restarted from an older snapshot) and the agent was given
-        to that call, whose daemon holds it. Never two calls at once: our leg is hung up and the
-        caller waits for the next agent (the agent is not counted as having refused)."""
+        """Our offer's agent (answering, or still ringing at a resync) is in another call, says
+        Redis: our reservation was lost (a failover, a Redis restarted from an older snapshot)
+        and the agent was given to that call, whose daemon holds it. Never two calls at once:
+        our leg is hung up and the caller waits for the next agent (the agent is not counted as
+        having refused)."""
         self.esl.fire(cmd.uuid_kill(leg, "NORMAL_CLEARING"))
         self.legs.pop(leg, None)
         call.offers.pop(leg, None)

@@ -95,7 +95,7 @@ def test_a_change_that_breaks_a_rule_of_the_file_answers_422_and_changes_nothing
 
 def test_delete_refuses_an_agent_in_a_call_and_logs_out_one_that_is_not(cti_factory):
     world = cti_factory({"support": {"tiers": ["2001", "2002"]}},
-                        {"2002": {"status": "logged-out"}})
+                        {"2002": {"status": "logged-out"}}, cti={"heartbeat": 0.5})
     daemon, admin = world.daemon()
     caller = world.call("support")
     assert world.bridged(caller) == "2001"
@@ -106,8 +106,15 @@ def test_delete_refuses_an_agent_in_a_call_and_logs_out_one_that_is_not(cti_fact
     admin.put("/api/v1/agents/2002/status", {"status": "available"})
     assert admin.request("PATCH", "/api/v1/queues/support/tiers/2002",
                          {"level": 3}).status == 200
+    session = admin.login("2002", PASSWORD)
+    assert admin.get("/api/v1/agents/2002", token=session).status == 200
+    stream = admin.stream(token=session)
     gone = admin.request("DELETE", "/api/v1/agents/2002")
     assert gone.status == 200 and gone.json == {"agent": "2002", "removed": True}
+    assert admin.get("/api/v1/agents/2002", token=session).status == 401   # its login ended
+    assert stream.ended.wait(5), "the removed agent's event stream stayed open"
+    assert stream.comments[-1] == "credential ended"
+    stream.close()
     assert world.agent("2002")["status"] == "logged-out"
     assert admin.get("/api/v1/agents/2002").status == 404
     assert [t["id"] for t in admin.get("/api/v1/queues/support").json["tiers"]] == ["2001"]

@@ -11,6 +11,7 @@ agent answering an offer that Redis has meanwhile given to another call is never
 
 import time
 
+import gevent
 import pytest
 
 from acd.redis_server import RedisServer
@@ -107,3 +108,20 @@ def test_an_answer_for_an_agent_redis_gave_to_another_call_is_withdrawn(worlds):
     assert world.store.call(caller)["state"] == "waiting"
     world.daemons[0].store.release("2201", "elsewhere", "cancelled", time.time())   # the other call ends
     assert world.bridged(caller, timeout=10) == "2201"
+
+
+def test_an_agent_who_answers_while_redis_is_away_is_bridged_when_it_is_back(worlds,
+                                                                            private_redis):
+    """The answer is checked with Redis before the bridge; with Redis away that check fails,
+    and the resync once Redis is back finds the answered leg and bridges it."""
+    (world,) = worlds(1, agent="2201")      # a phone that rings 3 s before it answers
+    caller = world.call("support")
+    leg = world.rang("2201")
+    assert world.store.redis.save()
+    private_redis.kill()
+    world.wait(lambda e: e.name == "CHANNEL_ANSWER" and e.uuid == leg.uuid, timeout=6)
+    gevent.sleep(1.0)                        # the daemon acts on the answer, Redis is away
+    private_redis.restart(snapshot=True)
+    world.store.redis.connection_pool.disconnect()
+    assert world.bridged(caller, timeout=10) == "2201"
+    assert world.wait_agent("2201", state="in-call")["call"] == caller

@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import gevent
 import yaml
@@ -15,7 +14,7 @@ from acd.sim.process import SimProcess
 from tests import cti_world
 from tests.acd_world import sim_config
 from tests.cti_client import Client
-from tests.test_run import http_get, in_thread
+from tests.test_run import http_get, in_thread, wait_healthy
 
 cti_factory = cti_world.cti_factory   # the fixture
 
@@ -139,13 +138,7 @@ def test_acd_reload_and_export_config_against_acd_run(tmp_path, redis_url):
 
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline, status = time.monotonic() + 20, None
-        while time.monotonic() < deadline and status != 200:
-            try:
-                status, _ = in_thread(http_get, base + "/healthz")
-            except OSError:
-                gevent.sleep(0.2)
-        assert status == 200, "acd run did not become healthy"
+        wait_healthy(base)
         name = lambda: in_thread(http_get, base + "/api/v1/agents/2001", "s3cret-token")[1]["name"]
         # SIGHUP (--pid), as systemd's ExecReload does
         edit(path, lambda d: d["agents"][0].update(name="Anna B."))

@@ -32,6 +32,20 @@ def in_thread(fn, *args):
     return gevent.get_hub().threadpool.apply(fn, args)
 
 
+def wait_healthy(base, timeout=20.0):
+    """Wait until ``acd run`` at ``base`` answers /healthz with 200 (it is still starting)."""
+    deadline, status = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        try:
+            status, _ = in_thread(http_get, base + "/healthz")
+        except OSError:
+            status = None
+        if status == 200:
+            return
+        gevent.sleep(0.2)
+    raise AssertionError(f"acd run did not become healthy within {timeout} s (last: {status})")
+
+
 def test_acd_run_serves_calls_health_and_stops_cleanly(tmp_path, redis_url):
     sim_file = tmp_path / "sim.yaml"
     sim_file.write_text(yaml.safe_dump(sim_config(["support"])))
@@ -51,14 +65,7 @@ def test_acd_run_serves_calls_health_and_stops_cleanly(tmp_path, redis_url):
     driver = EslClient("127.0.0.1", sim.port, "ClueCon")
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        status = None
-        while time.monotonic() < deadline and status != 200:
-            try:
-                status, body = in_thread(http_get, base + "/healthz")
-            except OSError:
-                gevent.sleep(0.2)
-        assert status == 200, "acd run did not become healthy"
+        wait_healthy(base)
         assert in_thread(http_get, base + "/api/v1/agents")[0] == 401
         assert in_thread(http_get, base + "/api/v1/agents", "wrong")[0] == 403
         status, agent = in_thread(http_get, base + "/api/v1/agents/2001", "s3cret-token")

@@ -138,7 +138,7 @@ class Auth:
             fields, kind = self.store.session(digest), "session"
         else:
             fields, kind = self.store.api_token(digest), "token"
-        if not fields or fields.get("role") not in ROLES:
+        if not fields or fields.get("role") not in ROLES or self._agent_removed(fields):
             return None
         expires = float(fields["expires_at"]) if fields.get("expires_at") else None
         if expires is not None and expires <= self.clock():
@@ -152,9 +152,15 @@ class Auth:
             return self.enabled
         fields = (self.store.session if principal.kind == "session" else self.store.api_token)(
             principal.credential)
-        if not fields:
+        if not fields or self._agent_removed(fields):
             return False
         return principal.expires_at is None or principal.expires_at > self.clock()
+
+    def _agent_removed(self, fields):
+        """A session or token of an agent no longer configured (removed over the admin API or
+        from acd.yaml) ends with the agent."""
+        agent = fields.get("agent")
+        return bool(agent) and not self.config().has_agent(agent)
 
     # -- logins -----------------------------------------------------------------------------
 

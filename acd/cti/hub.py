@@ -15,8 +15,9 @@ subscriptions that may see it, through in-memory queues:
 (with ``Last-Event-ID``) replays what the client missed from the stream with ``XRANGE``, then
 passes on live events, skipping any it already sent, so nothing is lost or repeated across a
 reconnect. The ``id:`` of each event is its stream entry id. When nothing is sent for
-``cti.heartbeat`` seconds a comment line keeps proxies from closing the connection, and the
-client's credential is checked again (a logged-out session ends its stream). A client that
+``cti.heartbeat`` seconds a comment line keeps proxies from closing the connection; at least
+that often, busy or not, the client's credential is checked again (a logged-out session, a
+revoked token or a removed agent ends its stream). A client that
 falls ``CTI_CLIENT_BACKLOG`` events behind is disconnected; it reconnects and replays.
 
 Other parts of the daemon subscribe too (:meth:`EventHub.listen`): the queue statistics follow
@@ -26,6 +27,7 @@ the stream to know which queues changed, whichever daemon made the change.
 import collections
 import json
 import logging
+import time
 
 import gevent
 import gevent.queue
@@ -243,13 +245,18 @@ class EventHub:
         return Subscription(principal, self.queues_of(agent) if agent else (), 1)
 
     def _live(self, sub, sent, still_valid):
+        checked = time.monotonic()
         while True:
             try:
                 event = sub.inbox.get(timeout=self.heartbeat)
             except gevent.queue.Empty:
+                event = None
+            if event is None or time.monotonic() - checked >= self.heartbeat:
+                checked = time.monotonic()   # (a busy stream is checked as often as an idle one)
                 if not still_valid():
                     yield b": credential ended\n\n"
                     return
+            if event is None:
                 yield b": heartbeat\n\n"
                 continue
             if event is _OVERFLOW:
