@@ -104,6 +104,8 @@ def text_report(result):
              + ", ".join(f"{k} {v} s" for k, v in fig["faults"]["longest_extra_wait_s"].items())]
     lines.append(f"  ESL reconnects by reason (since each daemon's last start): "
                  f"{result['esl_reconnects_since_last_start']}")
+    lines.append(f"  reservations Redis lost, repaired by the daemons: "
+                 f"{result.get('redis_repairs', {})}")
     for row in fig["faults"]["each"]:
         lines.append(f"    t={row['at_s']:>6} s  {row['fault']:<15} {row['detail']:<10} "
                      f"callers hit {row['callers_hit']:>4}  longest wait {row['longest_wait_s']} s")

@@ -19,6 +19,10 @@ from acd.bench.soak_ledger import Ledger
 
 DRIVER_EVENTS = ("CHANNEL_CREATE", "CHANNEL_PARK", "CHANNEL_BRIDGE", "CHANNEL_HANGUP")
 
+#: Decisions of a daemon that found Redis had lost an agent's reservation (a failover, a restart
+#: from an older snapshot) and repaired it.
+REPAIRS = ("agent-held-again", "reservation-restored", "offer-withdrawn")
+
 
 class Stopped(Exception):
     """Ctrl-C or SIGTERM."""
@@ -231,8 +235,22 @@ class Soak:
                 "agents_not_waiting": [f"{a}={s}" for a, s in busy],
                 "daemons_alive_at_end": alive,
                 "esl_reconnects_since_last_start": self._reconnects(),
+                "redis_repairs": self._repairs(),
                 "daemon_log_tails": {f"acd{i}": log_tail(d.log_path, 5)
                                      for i, d in enumerate(self.daemons)}}
+
+    def _repairs(self):
+        """How often the daemons found Redis had lost an agent's reservation and repaired it
+        (their decision lines: acd/recovery.py, acd/router_offers.py; docs/redis.md)."""
+        counts = dict.fromkeys(REPAIRS, 0)
+        for daemon in self.daemons:
+            with open(daemon.log_path, errors="replace") as log:
+                for line in log:
+                    if "acd.decisions: " in line:
+                        kind = line.split("acd.decisions: ", 1)[1].split(" ", 1)[0]
+                        if kind in counts:
+                            counts[kind] += 1
+        return counts
 
     def _reconnects(self):
         """Each daemon's acd_esl_reconnects_total by reason (since its last restart)."""
