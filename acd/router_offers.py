@@ -31,7 +31,7 @@ import gevent
 
 from acd.core.model import CallState, classify_cause
 from acd.esl import commands as cmd
-from acd.esl import CommandError
+from acd.esl import CommandError, EslError, NotConnectedError
 from acd.store.daemons import HELD, REFUSED
 
 log = logging.getLogger("acd.router")
@@ -163,8 +163,16 @@ class OfferResults:
         self.dispatch([call.queue])
 
     def _bridge(self, call, leg, agent_id):
+        try:
+            job = self.esl.job(cmd.uuid_bridge(call.uuid, leg))
+        except (EslError, NotConnectedError) as exc:
+            # the switch is away (an ESL drop): the agent's leg stays answered and parked, and
+            # the resync after the reconnect bridges it (acd.recovery)
+            call.bridging = None
+            log.warning("cannot bridge call %s to agent %s now (%s): at the resync", call.uuid,
+                        agent_id, exc)
+            return
         call.bridge_attempts += 1
-        job = self.esl.job(cmd.uuid_bridge(call.uuid, leg))
         gevent.spawn(self._await_bridge, job, call.uuid, leg, agent_id)
 
     def _await_bridge(self, job, call_uuid, leg, agent_id):
