@@ -141,7 +141,8 @@ fuzz: venv redis-server
 
 # The soak (acd/bench/soak.py, python -m acd.bench.soak; minutes, not part of make test): two simulators, two daemons on one
 # Redis, SOAK_RATE calls/s for SOAK_SECONDS with SOAK_AGENTS agents, faults on a schedule. Report
-# and JSON under bench/results/. SOAK_ARGS='--sentinel' for the Redis failover in Sentinel mode.
+# and JSON under bench/results/. SOAK_ARGS='--sentinel' for the Redis failover in Sentinel mode,
+# SOAK_ARGS='--rollback 1' for a Redis that goes back 1 s in time at each failover.
 SOAK_SECONDS ?= 600
 SOAK_RATE ?= 50
 SOAK_AGENTS ?= 500

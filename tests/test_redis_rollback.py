@@ -32,7 +32,8 @@ def worlds(tmp_path, private_redis):
         for i in range(n):
             path = tmp_path / f"host{i}"
             path.mkdir()
-            built.append(World(path, private_redis.url, {"support": {"tiers": [agent], "ring-timeout": 6}},
+            queue = {"tiers": [agent], "ring-timeout": 6}
+            built.append(World(path, private_redis.url, {"support": queue},
                                {agent: {"wrap-up-time": 1}}))
             built[-1].daemon(owner=f"host-{'ab'[i]}")
         return built
@@ -106,7 +107,7 @@ def test_an_answer_for_an_agent_redis_gave_to_another_call_is_withdrawn(worlds):
     _no_second_bridge(world, 0.5)
     assert world.store.agent("2201")["call"] == "elsewhere"
     assert world.store.call(caller)["state"] == "waiting"
-    world.daemons[0].store.release("2201", "elsewhere", "cancelled", time.time())   # the other call ends
+    world.daemons[0].store.release("2201", "elsewhere", "cancelled", time.time())  # it ends
     assert world.bridged(caller, timeout=10) == "2201"
 
 

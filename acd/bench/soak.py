@@ -15,9 +15,11 @@ either host can ring any agent. This process is the outside world:
   SIGKILLed and started again, and in between, in turn: one daemon's ESL sockets are dropped
   (``sim_esl drop all`` on its simulator), one simulator is SIGKILLed and restarted (its calls
   are gone: acd must notice and free their agents), Redis fails over (``--sentinel``: the
-  primary is SIGKILLed and the sentinels promote the replica; otherwise Redis is SIGKILLed and
-  restarted from its AOF), and one daemon's ESL sockets freeze half-open (``sim_esl freeze
-  all``: only acd's heartbeat watchdog can tell; heartbeats every 2 s, timeout 5 s here);
+  primary is SIGKILLed and the sentinels promote the replica; ``--rollback S``: Redis restarts
+  from a snapshot S seconds old, losing the writes of those seconds; otherwise Redis is
+  SIGKILLed and restarted from its AOF), and one daemon's ESL sockets freeze half-open
+  (``sim_esl freeze all``: only acd's heartbeat watchdog can tell; heartbeats every 2 s,
+  timeout 5 s here);
 * at the end, no new callers: the soak waits for every caller still waiting to be served, for
   every call to end and for every agent to be ``waiting`` again, then reports (soak_ledger.py):
   offered, answered, abandoned, **lost**, agents not ``waiting``, double offers, and the longest
@@ -60,12 +62,18 @@ def parse_args(argv):
     p.add_argument("--sentinel", action="store_true",
                    help="Redis primary + replica + 3 sentinels, failover by killing the primary "
                         "(needs acd's redis.sentinels config)")
+    p.add_argument("--rollback", type=number(float, 0, exclusive=True), metavar="SECONDS",
+                   help="Redis with RDB snapshots only: a failover restarts it from a snapshot "
+                        "SECONDS old (the writes of those seconds lost)")
     p.add_argument("--drain", type=number(float, 1), default=120.0,
                    help="seconds to wait at the end for waiting callers and busy agents")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--json", help="write the report here")
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.sentinel and args.rollback:
+        p.error("--sentinel and --rollback are two different Redis set-ups: choose one")
+    return args
 
 
 def main(argv=None):
@@ -147,6 +155,37 @@ class AofRedis:
 
     def stop(self):
         _end(self.proc)
+
+
+class RollbackRedis(AofRedis):
+    """One redis-server with RDB snapshots only. Its "failover" takes a snapshot (``SAVE``), lets
+    the load run ``seconds`` more, then SIGKILLs the server and starts it again from the
+    snapshot: Redis goes back ``seconds`` in time, as after a failover to a replica that lagged
+    that much or a crash with RDB persistence. The reservations, releases and callers of those
+    seconds are gone, and acd must repair them from what FreeSWITCH shows (docs/redis.md, "When
+    Redis goes back in time")."""
+
+    def __init__(self, workdir, seconds):
+        super().__init__(workdir)
+        self.seconds = seconds
+        self.mode = (f"single redis-server, RDB only; a failover is SAVE, {seconds:g} s more "
+                     f"load, SIGKILL and a restart from that snapshot ({seconds:g} s of writes "
+                     f"lost)")
+
+    def start(self):
+        self.proc = _redis(["--port", str(self.port), "--dir", self.dir, "--appendonly", "no",
+                            "--save", ""], self.dir, "redis.log")
+        _wait_port(self.port)
+        return self
+
+    def fail_over(self):
+        import gevent
+        import redis
+        with contextlib.closing(redis.Redis(port=self.port)) as client:
+            client.save()
+        gevent.sleep(self.seconds)
+        super().fail_over()
+        return f"redis :{self.port} restarted from a snapshot {self.seconds:g} s old"
 
 
 class SentinelRedis:

@@ -49,7 +49,12 @@ class Soak:
             self.cleanup.callback(remove)
         else:
             self.say(f"work directory: {self.workdir}")
-        self.redis = (plan.SentinelRedis if self.args.sentinel else plan.AofRedis)(self.workdir)
+        if self.args.sentinel:
+            self.redis = plan.SentinelRedis(self.workdir)
+        elif self.args.rollback:
+            self.redis = plan.RollbackRedis(self.workdir, self.args.rollback)
+        else:
+            self.redis = plan.AofRedis(self.workdir)
         self.cleanup.callback(self.redis.stop)
         self.redis.start()
         self.password = secrets.token_hex(8)
@@ -230,7 +235,8 @@ class Soak:
         return {"machine": report.machine(), "options": {
                     "duration": self.args.duration, "rate": self.args.rate,
                     "agents": self.args.agents, "talk": self.args.talk,
-                    "sentinel": self.args.sentinel, "seed": self.args.seed},
+                    "sentinel": self.args.sentinel, "rollback": self.args.rollback,
+                    "seed": self.args.seed},
                 "redis_mode": self.redis.mode, "figures": figures,
                 "agents_not_waiting": [f"{a}={s}" for a, s in busy],
                 "daemons_alive_at_end": alive,

@@ -64,7 +64,8 @@ DECISIONS = {
 #: Decisions after which the agent's status or state has changed.
 AGENT_CHANGES = {"offer", "bridge", "call-ended", "offer-failed", "answered-too-late",
                  "lease-expired", "released-after-restart", "gone-while-away", "agent-ready",
-                 "offer-withdrawn", "agent-status", "dial", "dial-answered", "dial-connected", "dial-ended"}
+                 "offer-withdrawn", "agent-status", "dial", "dial-answered", "dial-connected",
+                 "dial-ended"}
 
 
 class Event:
