@@ -111,9 +111,7 @@ class RedisServer:
         ``snapshot`` from the last ``SAVE``'s dump.rdb, without what was written after it --
         what a restart with RDB persistence, or a failover to a replica that lagged, loses."""
         port = self.port
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        self.kill()
         if snapshot:
             if self.proc and self.proc.stderr:
                 self.proc.stderr.close()

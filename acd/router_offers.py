@@ -156,7 +156,7 @@ class OfferResults:
         self.esl.fire(cmd.uuid_kill(leg, "NORMAL_CLEARING"))
         self.legs.pop(leg, None)
         call.offers.pop(leg, None)
-        log.warning("agent %s answered call %s but Redis has it in call %s: offer withdrawn",
+        log.warning("agent %s of an offer for call %s is in call %s, says Redis: offer withdrawn",
                     agent_id, call.uuid, other or "-")
         self._decide("offer-withdrawn", call, agent_id, leg=leg, other_call=other or "-")
         self._back_to_waiting(call)
