@@ -10,8 +10,8 @@ never waits for the CRM. The greenlet
    daemon): result ``cached``;
 2. otherwise builds the URL from ``crm.lookup-url`` -- each placeholder's value URL-encoded
    with nothing left safe, then the result checked to have the configured scheme, host and
-   port, so no caller ID can send acd elsewhere -- and GETs it with requests (in gevent's thread
-   pool: it blocks only that thread, monkey-patched or not), following redirects only to the
+   port, so no caller ID can send acd elsewhere -- and GETs it with requests (through
+   acd.offload: it never blocks the daemon's loop), following redirects only to the
    same scheme, host and port and reading at most ``CRM_MAX_BODY`` bytes;
 3. turns the JSON answer into a card (:func:`make_card`): ``fields`` resolved by dotted paths
    (:func:`resolve`), ``title`` from ``card-title``, ``open_url`` when it is http(s).
@@ -33,10 +33,10 @@ import string
 import urllib.parse
 
 import gevent
-import gevent.threadpool
 import requests
 
 from acd import defaults
+from acd.offload import Offload
 
 log = logging.getLogger("acd.crm")
 
@@ -146,7 +146,10 @@ class CrmLookup:
 
     def __init__(self, crm, router, events, store):
         self.crm, self.router, self.events, self.store = crm, router, events, store
-        self.pool = gevent.threadpool.ThreadPool(4)
+        self.pool = Offload(4)
+
+    def stop(self):
+        self.pool.kill()
 
     def __call__(self, what, call, agent, details):
         if what == "enqueue" and call is not None and call.crm is None:

@@ -146,7 +146,7 @@ class Daemon:
         from acd.wrapup import WrapUps
         store = CrmStore(client, self.store.keys)
         self.router.observers.append(WrapUps(self.config, store, self.cti.events, self.clock))
-        self.webhooks = None
+        self.webhooks = self.crm = None
         if self.config.webhooks:
             from acd.webhooks import Webhooks
             self.webhooks = Webhooks(self.config, client, self.store.keys, self.owner,
@@ -154,8 +154,8 @@ class Daemon:
             self.cti.events.taps.append(self.webhooks.tap)
         if self.config.crm is not None:
             from acd.crm import CrmLookup
-            self.router.observers.append(CrmLookup(self.config.crm, self.router, self.cti.events,
-                                                   store))
+            self.crm = CrmLookup(self.config.crm, self.router, self.cti.events, store)
+            self.router.observers.append(self.crm)
 
     def _reconfiguring(self, path, data):
         """Reloads and run-time changes (acd.reconfigure, acd.admin)."""
@@ -240,6 +240,8 @@ class Daemon:
         self.cti.stop()
         if self.webhooks is not None:
             self.webhooks.stop()
+        if self.crm is not None:
+            self.crm.stop()
         gevent.killall(self._greenlets, block=True, timeout=2)
 
     def run_forever(self):

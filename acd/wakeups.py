@@ -7,16 +7,16 @@ that caller. This listener hands each name to the daemon's inbox, which dispatch
 once instead of at its next tick. Pub/sub may lose a message (a reconnect): the tick (0.25 s)
 is the safety net, so a lost wake-up costs latency, never a caller.
 
-The subscription is read in a thread of its own (gevent's thread pool), on a connection of its
-own, as the CTI event reader does: a daemon not monkey-patched by gevent blocks only that thread.
+The subscription is read on a connection of its own through acd.offload, as the CTI event reader
+does: a daemon not monkey-patched by gevent blocks only a thread of its own.
 """
 
 import logging
 
 import gevent
-import gevent.threadpool
 import redis
 
+from acd.offload import Offload
 from acd.store.connect import clone
 
 log = logging.getLogger("acd.wakeups")
@@ -33,7 +33,7 @@ class Wakeups:
 
     def start(self):
         if self._reader is None:
-            self._pool = gevent.threadpool.ThreadPool(1)
+            self._pool = Offload(1)
             self._reader = gevent.spawn(self._read)
         return self
 
@@ -44,14 +44,12 @@ class Wakeups:
         if self._pool is not None:
             self._pool.kill()
             self._pool = None
-        # not closed here: its socket belongs to the reader's thread, which may still be in a
-        # read (a socket closed from another thread's loop can abort libev); dropped, it closes
-        # when that read returns
+        # not closed here: the reader (a thread, unpatched) may still be in a read on it;
+        # dropped, it closes when that read returns
         self._pubsub = None
 
     def _subscribe(self):
-        """In the reader's thread, on a connection of its own (a pooled connection made in
-        another thread cannot be used from this one under gevent)."""
+        """On a connection of its own, made where it is read (acd.offload)."""
         pubsub = clone(self.store.redis).pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(self.channel)
         return pubsub
@@ -69,7 +67,7 @@ class Wakeups:
             try:
                 if self._pubsub is None:
                     self._pubsub = self._pool.apply(self._subscribe)
-                message = self._pool.apply(self._pubsub.get_message, (), {"timeout": POLL})
+                message = self._pool.apply(self._pubsub.get_message, timeout=POLL)
             except (redis.RedisError, OSError) as exc:
                 log.warning("wake-ups: cannot read %s: %s (retrying)", self.channel, exc)
                 self._close()

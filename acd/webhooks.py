@@ -21,7 +21,8 @@ dead-letter stream ``Keys.webhooks_dead`` (``acd webhooks list-failed``, ``repla
 **Signing.** Each POST carries ``X-Acd-Event``, ``X-Acd-Delivery`` (the entry id, the same on
 every retry), ``X-Acd-Timestamp`` (epoch seconds of this attempt) and ``X-Acd-Signature:
 sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`` with the webhook's secret (docs/crm.md).
-The POST itself runs in gevent's thread pool (requests; it blocks only that thread).
+The POST itself (requests) runs through acd.offload: in a greenlet of the daemon's loop, or
+unpatched, in a thread of its own.
 """
 
 import collections
@@ -34,11 +35,11 @@ import time
 
 import gevent
 import gevent.queue
-import gevent.threadpool
 import redis
 import requests
 
 from acd import defaults
+from acd.offload import Offload
 from acd.store.crm import GROUP
 
 log = logging.getLogger("acd.webhooks")
@@ -72,7 +73,7 @@ class Webhooks:
         self.workers = {}                      # (hook, key) -> its greenlet
         self.taken = set()                     # entry ids in memory (queued or being sent)
         self.leader = False
-        self.pool = gevent.threadpool.ThreadPool(4)
+        self.pool = Offload(4)
         self.greenlet = None
         self.delivered = self.dead = 0
 
@@ -100,6 +101,7 @@ class Webhooks:
         if self.greenlet is not None:
             self.greenlet.kill(block=False)
         gevent.killall(list(self.workers.values()), block=False)
+        self.pool.kill()
 
     def run(self):
         self._create_group()
@@ -217,7 +219,7 @@ class Webhooks:
                    "X-Acd-Timestamp": stamp,
                    "X-Acd-Signature": signature(hook.secret, stamp, body)}
         try:
-            status = self.pool.apply(_send, (hook.url, body, headers, self.timeout))
+            status = self.pool.apply(_send, hook.url, body, headers, self.timeout)
         except Exception as exc:
             return f"{type(exc).__name__}"
         return None if 200 <= status < 300 else f"HTTP {status}"

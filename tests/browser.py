@@ -2,9 +2,10 @@
 the desktop's tests.
 
 The daemon under test runs in the test's process, in gevent greenlets; Selenium's calls block.
-So every WebDriver call (but starting and quitting the browser, before and after the test) runs in a native thread of gevent's threadpool and the test's greenlet
-waits for it while the daemon goes on serving the page. Waits poll the page with JavaScript
-(``until``) and yield between polls.
+So every WebDriver call (but starting and quitting the browser, before and after the test) goes
+through tests.blocking: a native thread of gevent's threadpool, unpatched, or directly under
+monkey-patching, where Selenium's sockets yield; either way the daemon goes on serving the
+page. Waits poll the page with JavaScript (``until``) and yield between polls.
 """
 
 import os
@@ -12,8 +13,9 @@ import shutil
 import tempfile
 
 import gevent
-import gevent.monkey
 import pytest
+
+from tests.blocking import blocking
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 #: As the machine's notes say: without the background-networking flags Chromium keeps trying
@@ -21,14 +23,6 @@ CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
          "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--window-size=1366,800")
-
-
-def _thread(fn, *args):
-    """``fn(*args)`` in a native thread; under gevent's monkey-patching (tests/run_patched.py)
-    Selenium's sockets yield by themselves and belong to this thread's hub: called directly."""
-    if gevent.monkey.is_module_patched("socket"):
-        return fn(*args)
-    return gevent.get_hub().threadpool.apply(fn, args)
 
 
 class Browser:
@@ -52,10 +46,10 @@ class Browser:
                                        service=Service(executable_path=CHROMEDRIVER))
 
     def get(self, url):
-        _thread(self.driver.get, url)
+        blocking(self.driver.get, url)
 
     def js(self, script, *args):
-        return _thread(self.driver.execute_script, script, *args)
+        return blocking(self.driver.execute_script, script, *args)
 
     def text(self, css):
         return self.js("const e = document.querySelector(arguments[0]); "
@@ -67,21 +61,21 @@ class Browser:
 
     def element(self, css):
         from selenium.webdriver.common.by import By
-        return _thread(self.driver.find_element, By.CSS_SELECTOR, css)
+        return blocking(self.driver.find_element, By.CSS_SELECTOR, css)
 
     def click(self, css):
         element = self.element(css)
-        _thread(element.click)
+        blocking(element.click)
 
     def type(self, css, text):
         element = self.element(css)
-        _thread(element.clear)
-        _thread(element.send_keys, text)
+        blocking(element.clear)
+        blocking(element.send_keys, text)
 
     def select(self, css, value):
         from selenium.webdriver.support.select import Select
         element = self.element(css)
-        _thread(lambda: Select(element).select_by_value(value))
+        blocking(lambda: Select(element).select_by_value(value))
 
     def until(self, check, timeout=10.0, what="the page to change"):
         """Poll ``check()`` until it returns something true; that value."""
@@ -102,11 +96,11 @@ class Browser:
 
     def screenshot(self, name):
         path = self.shots / f"{name}.png"
-        _thread(self.driver.save_screenshot, str(path))
+        blocking(self.driver.save_screenshot, str(path))
         return path
 
     def console_errors(self):
-        logs = _thread(self.driver.get_log, "browser")
+        logs = blocking(self.driver.get_log, "browser")
         return [entry for entry in logs if entry["level"] == "SEVERE"]
 
     def close(self):

@@ -11,6 +11,7 @@ import pytest
 from acd.config import ConfigError, parse_config
 from acd.config_crm import CrmConfig
 from acd.crm import LookupError_, fetch, make_card, render_url, resolve
+from acd.offload import Offload
 from tests import cti_world
 from tests.crm_servers import Crm
 from tests.cti_world import PASSWORD
@@ -32,8 +33,8 @@ def crm():
 
 
 def fetched(url):
-    """fetch() in a native thread, as the daemon runs it (this thread's hub serves the CRM)."""
-    return gevent.get_hub().threadpool.apply(fetch, (CrmConfig(url), url))
+    """fetch() as the daemon runs it (acd.offload), while this process's hub serves the CRM."""
+    return Offload(1).apply(fetch, CrmConfig(url), url)
 
 
 def with_crm(world, url, **settings):

@@ -1,15 +1,14 @@
 """The HTTP API against a real redis-server and the real gevent WSGI server on port 0.
 
-Requests are made with http.client from a native thread of gevent's thread pool, so the same
-tests run unpatched (the server greenlet keeps the hub; the thread blocks on its own) and under
-monkey-patching (tests/run_patched.py).
+Requests are made with http.client through tests.blocking (a native thread of gevent's thread
+pool when unpatched: the server greenlet keeps the hub while the thread blocks; directly under
+monkey-patching, tests/run_patched.py, where the socket yields).
 """
 
 import http.client
 import json
 import logging
 
-import gevent
 import pytest
 import redis
 from redis.backoff import NoBackoff
@@ -21,6 +20,8 @@ from acd.redis_server import free_port
 from acd.service import Service
 from acd.store import Store, TierRef
 from acd.store.store import CONFIG_FIELDS
+
+from tests.blocking import blocking
 
 T0 = 1_800_000_000.0          # 2027-01-15T08:00:00Z
 TOKEN = "s3cret-admin-token"
@@ -89,7 +90,7 @@ class Api:
             headers["Authorization"] = f"Bearer {token}"
         if isinstance(body, (dict, list)):
             body = json.dumps(body)
-        return gevent.get_hub().threadpool.apply(_http, (self.port, method, path, body, headers))
+        return blocking(_http, self.port, method, path, body, headers)
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)

@@ -20,6 +20,7 @@ from acd.config import parse_config
 from acd.core.model import classify_cause
 from acd.metrics import Metrics
 from acd.calls import QueueCall
+from tests.blocking import blocking
 from tests.acd_world import World
 
 
@@ -34,8 +35,8 @@ def _http_get(port, path, headers=None):
 
 
 def http_get(port, path, headers=None):
-    """GET from a native thread, so the daemon's gevent server in this process keeps serving."""
-    return gevent.get_hub().threadpool.apply(_http_get, (port, path, headers))
+    """GET while the daemon's gevent server in this process keeps serving."""
+    return blocking(_http_get, port, path, headers)
 
 
 class Scrape:

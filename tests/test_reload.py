@@ -11,10 +11,11 @@ import yaml
 
 from acd.redis_server import free_port
 from acd.sim.process import SimProcess
+from tests.blocking import blocking
 from tests import cti_world
 from tests.acd_world import sim_config
 from tests.cti_client import Client
-from tests.test_run import http_get, in_thread, wait_healthy
+from tests.test_run import http_get, wait_healthy
 
 cti_factory = cti_world.cti_factory   # the fixture
 
@@ -139,7 +140,7 @@ def test_acd_reload_and_export_config_against_acd_run(tmp_path, redis_url):
     try:
         base = f"http://127.0.0.1:{port}"
         wait_healthy(base)
-        name = lambda: in_thread(http_get, base + "/api/v1/agents/2001", "s3cret-token")[1]["name"]
+        name = lambda: blocking(http_get, base + "/api/v1/agents/2001", "s3cret-token")[1]["name"]
         # SIGHUP (--pid), as systemd's ExecReload does
         edit(path, lambda d: d["agents"][0].update(name="Anna B."))
         done = acd("reload", "--config", str(path), "--pid", str(daemon.pid))
@@ -160,7 +161,7 @@ def test_acd_reload_and_export_config_against_acd_run(tmp_path, redis_url):
         path.write_text(good)
         # a run-time change, then the merged state as YAML that check-config accepts
         client = Client(port, "s3cret-token", check=False)
-        added = in_thread(client.post, "/api/v1/agents", {"id": "2002", "contact": "user/2002"})
+        added = blocking(client.post, "/api/v1/agents", {"id": "2002", "contact": "user/2002"})
         assert added.status == 201, added
         exported = acd("export-config", "--config", str(path))
         assert exported.returncode == 0, exported.stderr
@@ -173,7 +174,7 @@ def test_acd_reload_and_export_config_against_acd_run(tmp_path, redis_url):
         reset = acd("export-config", "--config", str(path), "--reset-overlay")
         assert reset.returncode == 0 and yaml.safe_load(reset.stdout) == data
         with gevent.Timeout(10, AssertionError("the daemon kept the dropped agent")):
-            while in_thread(http_get, base + "/api/v1/agents/2002", "s3cret-token")[0] != 404:
+            while blocking(http_get, base + "/api/v1/agents/2002", "s3cret-token")[0] != 404:
                 gevent.sleep(0.1)
     finally:
         daemon.send_signal(signal.SIGTERM)

@@ -14,6 +14,7 @@ import yaml
 
 from acd.esl import EslClient
 from acd.redis_server import free_port
+from tests.blocking import blocking
 from tests.acd_world import sim_config
 from acd.sim.process import SimProcess
 
@@ -27,17 +28,12 @@ def http_get(url, token=None):
         return exc.code, json.loads(exc.read())
 
 
-def in_thread(fn, *args):
-    """Blocking stdlib I/O off the gevent hub (the suite also runs unpatched)."""
-    return gevent.get_hub().threadpool.apply(fn, args)
-
-
 def wait_healthy(base, timeout=20.0):
     """Wait until ``acd run`` at ``base`` answers /healthz with 200 (it is still starting)."""
     deadline, status = time.monotonic() + timeout, None
     while time.monotonic() < deadline:
         try:
-            status, _ = in_thread(http_get, base + "/healthz")
+            status, _ = blocking(http_get, base + "/healthz")
         except OSError:
             status = None
         if status == 200:
@@ -66,9 +62,9 @@ def test_acd_run_serves_calls_health_and_stops_cleanly(tmp_path, redis_url):
     try:
         base = f"http://127.0.0.1:{port}"
         wait_healthy(base)
-        assert in_thread(http_get, base + "/api/v1/agents")[0] == 401
-        assert in_thread(http_get, base + "/api/v1/agents", "wrong")[0] == 403
-        status, agent = in_thread(http_get, base + "/api/v1/agents/2001", "s3cret-token")
+        assert blocking(http_get, base + "/api/v1/agents")[0] == 401
+        assert blocking(http_get, base + "/api/v1/agents", "wrong")[0] == 403
+        status, agent = blocking(http_get, base + "/api/v1/agents/2001", "s3cret-token")
         assert status == 200 and agent["status"] == "available" and agent["state"] == "waiting"
 
         driver.connect()
@@ -79,7 +75,7 @@ def test_acd_run_serves_calls_health_and_stops_cleanly(tmp_path, redis_url):
         bridged.get(timeout=10)
         deadline = time.monotonic() + 5  # the daemon records in-call once uuid_bridge replies
         while True:
-            status, agent = in_thread(http_get, base + "/api/v1/agents/2001", "s3cret-token")
+            status, agent = blocking(http_get, base + "/api/v1/agents/2001", "s3cret-token")
             if agent["state"] == "in-call" or time.monotonic() > deadline:
                 break
             gevent.sleep(0.05)

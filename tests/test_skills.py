@@ -4,9 +4,9 @@ with ``originate loopback/...`` (tests/acd_world.py); the HTTP API over real TCP
 import json
 import urllib.request
 
-import gevent
 import pytest
 
+from tests.blocking import blocking
 from tests.acd_world import World
 
 
@@ -27,8 +27,8 @@ def world_factory(tmp_path, redis_url):
 
 
 def http(daemon, method, path, body=None):
-    """A request from a real thread: the daemon's greenlets keep running meanwhile."""
-    return gevent.get_hub().threadpool.spawn(_http, daemon, method, path, body).get()
+    """A request while the daemon's greenlets keep running."""
+    return blocking(_http, daemon, method, path, body)
 
 
 def _http(daemon, method, path, body=None):

@@ -3,8 +3,8 @@
 Theory of operation
 -------------------
 Hundreds of desktops are connected to a daemon; none of them holds a Redis connection. One
-reader greenlet per daemon waits on the stream with ``XREAD BLOCK`` (in a one-thread pool, so a
-daemon without gevent's monkey-patching blocks only that thread) and hands each entry to the
+reader greenlet per daemon waits on the stream with ``XREAD BLOCK`` (through acd.offload: a
+daemon without gevent's monkey-patching blocks only a thread of its own) and hands each entry to the
 subscriptions that may see it, through in-memory queues:
 
 * supervisors and admins see every event;
@@ -31,12 +31,12 @@ import time
 
 import gevent
 import gevent.queue
-import gevent.threadpool
 import redis
 
 from acd import defaults
 from acd.cti.auth import may_read_everything
 from acd.cti.events import QUEUE_STATS, merge_agent
+from acd.offload import Offload
 from acd.store.connect import clone
 from acd.store.cti import agent_fields, stream_id
 
@@ -163,7 +163,7 @@ class EventHub:
     def start(self):
         if self.reader is None:
             self.cursor = self.store.last_event_id()
-            self._pool = gevent.threadpool.ThreadPool(1)
+            self._pool = Offload(1)
             self._client = clone(self.store.redis)
             self.reader = gevent.spawn(self._read)
         return self
@@ -179,7 +179,7 @@ class EventHub:
     def _read(self):
         while True:
             try:
-                entries = self._pool.apply(self._xread, (self.cursor,))
+                entries = self._pool.apply(self._xread, self.cursor)
             except redis.RedisError as exc:
                 log.warning("event stream: cannot read from redis: %s (retrying)", exc)
                 gevent.sleep(1.0)
