@@ -6,6 +6,7 @@ caller who waited longest in the queue, on whichever host, and that caller's dae
 import time
 
 import gevent
+import gevent.event
 import pytest
 
 from acd.store import Store
@@ -37,13 +38,20 @@ def test_a_freed_agent_goes_to_the_longest_waiting_caller_on_the_other_host(host
     first = b.call("support")            # waits on host B
     gevent.sleep(0.3)
     second = a.call("support")           # arrives later on host A
+    # host B's daemon is held up (its inbox waits on a gate) so that host A surely tries first:
+    # otherwise host B may take the agent before host A ever sees it free (no deferral to count)
+    gate = gevent.event.Event()
+    b.daemons[0].post(gate.wait, 10)
     a.daemons[0].service.set_agent_status("2001", "available")   # through host A's daemon
+    deferred = lambda: a.daemons[0].metrics.registry.get_sample_value(  # noqa: E731
+        "acd_queue_order_deferrals_total", {"queue": "support"})
+    with gevent.Timeout(10, AssertionError("host A never left the agent to host B's caller")):
+        while not deferred():
+            gevent.sleep(0.02)
+    gate.set()
     assert b.bridged(first) == "2001"
     a.drain()
     assert not [e for e in a.seen if e.name == "CHANNEL_BRIDGE"], "host A's newer caller won"
-    deferred = a.daemons[0].metrics.registry.get_sample_value(
-        "acd_queue_order_deferrals_total", {"queue": "support"})
-    assert deferred and deferred >= 1   # host A's metric: it left the agent to host B's caller
     b.hangup(first)
     assert a.bridged(second) == "2001"
 
