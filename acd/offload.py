@@ -9,12 +9,12 @@ the ``socket`` module, which is gevent's only when the process is monkey-patched
 * **Monkey-patched**: those libraries' sockets yield by themselves, so the call runs in a
   greenlet of the daemon's own loop (:class:`gevent.pool.Pool`, the same bound on how many run
   at once). It must *not* go to a native thread: a patched socket made in a thread belongs to
-  that thread's own hub, and whatever closes it later from another thread -- the garbage
-  collector runs finalizers in whichever thread it happens to be in, urllib3's pools and redis-py's
-  connections close their sockets from finalizers -- edits that hub's libev loop from the wrong
-  thread. The result is a loop that asserts and aborts the process (seen in the test suite: "Fatal
-  Python error: Aborted" inside the hub, about one run in three) or "operation on destroyed
-  loop".
+  that thread's own hub, and whatever closes it later from another thread edits that hub's libev
+  loop from the wrong thread. The garbage collector runs finalizers in whichever thread it
+  happens to be in, and urllib3's pools and redis-py's connections close their sockets from
+  finalizers: the test suite caught one ("operation on destroyed loop" from a urllib3 pool
+  finalizer in the main thread), and a libev loop edited from the wrong thread can assert and
+  abort the whole process ("Fatal Python error: Aborted" in the hub).
 * **Not patched** (an embedding program, the unpatched half of the tests): the call runs in a
   native thread of a :class:`gevent.threadpool.ThreadPool`, where a plain blocking socket
   blocks only that thread.
@@ -68,4 +68,3 @@ class Offload:
             pool.kill()
         elif pool is not None:
             pool.kill(block=False)
-

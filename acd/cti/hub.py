@@ -4,8 +4,8 @@ Theory of operation
 -------------------
 Hundreds of desktops are connected to a daemon; none of them holds a Redis connection. One
 reader greenlet per daemon waits on the stream with ``XREAD BLOCK`` (through acd.offload: a
-daemon without gevent's monkey-patching blocks only a thread of its own) and hands each entry to the
-subscriptions that may see it, through in-memory queues:
+daemon without gevent's monkey-patching blocks only a thread of its own) and hands each entry
+to the subscriptions that may see it, through in-memory queues:
 
 * supervisors and admins see every event;
 * an agent sees the events that name it (its offers, calls and status) and the
