@@ -108,3 +108,43 @@ def openapi_checked(monkeypatch):
     if failures:
         pytest.fail("responses that do not match the OpenAPI document:\n" +
                     "\n".join(dict.fromkeys(failures)))
+
+
+# -- under monkey-patching: no gevent hub in a native thread --------------------------------
+#
+# A hub made in a native thread means a patched socket lives in that thread, and whatever closes
+# it from another thread edits that thread's libev loop from the wrong one (acd/offload.py says
+# why that aborts). Blocking calls go through acd.offload (acd) and tests.blocking (tests).
+
+_hubs_in_threads = []
+
+
+def _watch_hubs():
+    import threading
+    import traceback
+
+    import gevent.hub
+
+    made = gevent.hub.Hub.__init__
+
+    def init(self, *args, **kwargs):
+        if threading.current_thread() is not threading.main_thread():
+            _hubs_in_threads.append((threading.current_thread().name,
+                                     "".join(traceback.format_stack(limit=14)[:-1])))
+        return made(self, *args, **kwargs)
+
+    gevent.hub.Hub.__init__ = init
+
+
+if os.environ.get("ACD_TEST_GEVENT"):
+    _watch_hubs()
+
+
+@pytest.fixture(autouse=True)
+def no_hub_in_a_native_thread():
+    yield
+    if _hubs_in_threads:
+        name, stack = _hubs_in_threads[0]
+        _hubs_in_threads.clear()
+        pytest.fail(f"a gevent hub was made in the native thread {name} (a patched socket "
+                    f"there; use acd.offload or tests.blocking):\n{stack}", pytrace=False)
