@@ -111,8 +111,10 @@ test: test-plain test-gevent
 test-plain: venv redis-server promtool browser softphone
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# --capture=sys: what C code writes to stderr (libev's and glibc's messages before an abort) goes
+# straight to the terminal instead of into a capture file lost with the process.
 test-gevent: venv redis-server promtool browser softphone
-	ACD_TEST_GEVENT=1 $(PY) tests/run_patched.py $(PYTEST_ARGS)
+	ACD_TEST_GEVENT=1 $(PY) tests/run_patched.py --capture=sys $(PYTEST_ARGS)
 
 # A whole call center on this machine: private redis-server, the FreeSWITCH simulator, the daemon,
 # callers at a steady rate, a live view. Ctrl-C (or DEMO_ARGS='--duration 60') stops it.
