@@ -34,7 +34,11 @@ def crm():
 
 def fetched(url):
     """fetch() as the daemon runs it (acd.offload), while this process's hub serves the CRM."""
-    return Offload(1).apply(fetch, CrmConfig(url), url)
+    pool = Offload(1)
+    try:
+        return pool.apply(fetch, CrmConfig(url), url)
+    finally:
+        pool.kill()
 
 
 def with_crm(world, url, **settings):
