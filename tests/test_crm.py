@@ -11,8 +11,8 @@ import pytest
 from acd.config import ConfigError, parse_config
 from acd.config_crm import CrmConfig
 from acd.crm import LookupError_, fetch, make_card, render_url, resolve
-from acd.offload import Offload
 from tests import cti_world
+from tests.blocking import blocking
 from tests.crm_servers import Crm
 from tests.cti_world import PASSWORD
 
@@ -33,12 +33,8 @@ def crm():
 
 
 def fetched(url):
-    """fetch() as the daemon runs it (acd.offload), while this process's hub serves the CRM."""
-    pool = Offload(1)
-    try:
-        return pool.apply(fetch, CrmConfig(url), url)
-    finally:
-        pool.kill()
+    """fetch() off this greenlet (tests.blocking), while this process's hub serves the CRM."""
+    return blocking(fetch, CrmConfig(url), url)
 
 
 def with_crm(world, url, **settings):
