@@ -114,7 +114,7 @@ def openapi_checked(monkeypatch):
 #
 # A hub made in a native thread means a patched socket lives in that thread, and whatever closes
 # it from another thread edits that thread's libev loop from the wrong one (acd/offload.py says
-# why that aborts). Blocking calls go through acd.offload (acd) and tests.blocking (tests).
+# why that is unsafe). Blocking calls go through acd.offload (acd) and tests.blocking (tests).
 
 _hubs_in_threads = []
 
