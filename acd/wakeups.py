@@ -63,16 +63,21 @@ class Wakeups:
             self._pubsub = None
 
     def _read(self):
-        while True:
+        # the pool is held here: stop() may run while this greenlet is already scheduled to
+        # resume from a read, before its kill is delivered; it then ends at the loop's check
+        me, pool = gevent.getcurrent(), self._pool
+        while self._reader is me:
             try:
                 if self._pubsub is None:
-                    self._pubsub = self._pool.apply(self._subscribe)
-                message = self._pool.apply(self._pubsub.get_message, timeout=POLL)
+                    self._pubsub = pool.apply(self._subscribe)
+                message = pool.apply(self._pubsub.get_message, timeout=POLL)
             except (redis.RedisError, OSError) as exc:
                 log.warning("wake-ups: cannot read %s: %s (retrying)", self.channel, exc)
                 self._close()
                 gevent.sleep(1.0)
                 continue
+            if self._reader is not me:
+                return
             if message and message.get("type") == "message":
                 self.received += 1
                 self.on_wake(message["data"])

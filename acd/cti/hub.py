@@ -177,13 +177,18 @@ class EventHub:
             self._pool = None
 
     def _read(self):
-        while True:
+        # the pool is held here: stop() may run while this greenlet is already scheduled to
+        # resume from a read, before its kill is delivered; it then ends at the check below
+        me, pool = gevent.getcurrent(), self._pool
+        while self.reader is me:
             try:
-                entries = self._pool.apply(self._xread, self.cursor)
+                entries = pool.apply(self._xread, self.cursor)
             except redis.RedisError as exc:
                 log.warning("event stream: cannot read from redis: %s (retrying)", exc)
                 gevent.sleep(1.0)
                 continue
+            if self.reader is not me:
+                return
             for entry_id, fields in entries:
                 self.cursor = entry_id
                 try:
