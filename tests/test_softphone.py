@@ -5,11 +5,14 @@ the switch's part: it accepts the REGISTER, then sends INVITEs. A call with ``Ca
 rings (180) until the agent acts. Also: without the library the page says so."""
 
 import re
+import selectors
 import threading
+import types
 import uuid
 
 import gevent
 import pytest
+import websockets.sync.server
 from websockets.sync.server import serve
 
 from acd.http import pages
@@ -86,8 +89,22 @@ class SipEndpoint:
         self.server.shutdown()
 
 
+#: What websockets' ``serve_forever`` polls with. Its own choice, ``DefaultSelector``, is gevent's
+#: selector under monkey-patching, which keeps a libev watcher running on every registered fd
+#: that did not fire; ``serve_forever`` never closes its selector, and ``shutdown()`` closes the
+#: listening socket and the wake-up pipe under those watchers. A watcher left on a closed fd is
+#: harmless until libev rebuilds its epoll set (it does after an event for an fd closed in this
+#: process but still open in a forked child, as gevent.subprocess's children are for a moment):
+#: then it aborts the whole test process ("libev: I/O watcher with invalid fd found in
+#: epoll_ctl", seen in test_watchdog). ``SelectSelector`` makes its watchers for each select()
+#: and closes them all when it returns.
+ONE_SHOT_SELECTORS = types.SimpleNamespace(DefaultSelector=selectors.SelectSelector,
+                                           EVENT_READ=selectors.EVENT_READ)
+
+
 @pytest.fixture
-def sip_endpoint():
+def sip_endpoint(monkeypatch):
+    monkeypatch.setattr(websockets.sync.server, "selectors", ONE_SHOT_SELECTORS)
     endpoint = SipEndpoint()
     yield endpoint
     endpoint.close()
