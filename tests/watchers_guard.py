@@ -45,14 +45,22 @@ def _stack():
     return "".join(traceback.format_stack(limit=10)[:-2])
 
 
+def _entries():
+    while True:   # a finalizer run by the GC meanwhile may close (and drop) a watcher
+        try:
+            return list(_watchers.items())
+        except RuntimeError:
+            continue
+
+
 def _check():
-    for key, entry in list(_watchers.items()):
+    for key, entry in _entries():
         watcher, fd, at_start, made, started = entry
         if watcher._watcher is None:          # closed without close() (finalized)
-            del _watchers[key]
+            _watchers.pop(key, None)
             continue
         if watcher.active and _file(fd) != at_start:
-            del _watchers[key]                 # reported once
+            _watchers.pop(key, None)           # reported once
             report = (f"I/O watcher running on fd {fd}, which was closed (now: "
                       f"{_file(fd) or 'closed'}); callback {watcher.callback!r}\n"
                       f"-- made at:\n{made}-- last started at:\n{started}")
