@@ -93,10 +93,13 @@ def test_a_slow_switch_bridges_every_caller_and_hangs_up_no_answered_agent(slow_
     dropped = [leg for leg in answered if "bridged" not in legs[leg]]
     assert len(answered) >= 30 and not dropped, f"agents answered for nothing: {dropped}"
 
-    # acd's own measurement: every CHANNEL_PARK reached it within 100 ms
+    # acd's own measurement: every CHANNEL_PARK reached it within 0.5 s. A client that reads
+    # events behind its slow commands gets them >= 1.2 s late (the test above); 100 ms, what
+    # acd does on an idle machine, missed 2 parks of 90 on a loaded CI machine: a timed bound
+    # that tight belongs to a benchmark, not here
     _, text = daemon.metrics.exposition()
     text = text.decode()
-    within = _sample(text, 'acd_esl_event_lag_seconds_bucket{event="CHANNEL_PARK",le="0.1"}')
+    within = _sample(text, 'acd_esl_event_lag_seconds_bucket{event="CHANNEL_PARK",le="0.5"}')
     total = _sample(text, 'acd_esl_event_lag_seconds_count{event="CHANNEL_PARK"}')
     assert total >= 60 and within == total, (within, total)   # callers' and agents' parks
     decided = collections.Counter(r.getMessage().split(" ", 1)[0] for r in caplog.records
