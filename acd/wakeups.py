@@ -69,7 +69,10 @@ class Wakeups:
         while self._reader is me:
             try:
                 if self._pubsub is None:
-                    self._pubsub = pool.apply(self._subscribe)
+                    pubsub = pool.apply(self._subscribe)
+                    if self._reader is not me:   # stopped meanwhile: dropped, never kept
+                        return
+                    self._pubsub = pubsub
                 message = pool.apply(self._pubsub.get_message, timeout=POLL)
             except (redis.RedisError, OSError) as exc:
                 log.warning("wake-ups: cannot read %s: %s (retrying)", self.channel, exc)
